@@ -1,1 +1,17 @@
-//! placeholder
+//! DocuVault's services: configuration, the database queries grouped by aggregate, the object
+//! store and Redis behind small interfaces, health probes, and the document, topic and settings
+//! services the HTTP API and the worker call. No HTTP framework in here.
+
+pub mod config;
+pub mod crypto;
+pub mod db;
+pub mod error;
+pub mod health;
+pub mod redis_client;
+pub mod secret;
+pub mod services;
+pub mod storage;
+
+pub use config::{Config, ConfigError};
+pub use error::{Error, Result};
+pub use secret::Secret;

@@ -1,0 +1,257 @@
+//! Typed configuration read from environment variables (the CLI loads `.env` first in
+//! development). A missing or malformed value stops start-up with one line naming the variable;
+//! secrets are wrapped in [`Secret`] so `Debug` never shows them.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use url::Url;
+
+use crate::Secret;
+
+/// Why the configuration could not be read; `Display` is the one line printed at start-up.
+#[derive(Debug, thiserror::Error)]
+#[error("configuration error: {var}: {problem}")]
+pub struct ConfigError {
+    pub var: &'static str,
+    pub problem: String,
+}
+
+/// Everything `docuvault serve` needs.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub database: DatabaseConfig,
+    pub object_store: ObjectStoreConfig,
+    pub redis_url: Secret<String>,
+    pub secret_key: Secret<String>,
+    pub bind_addr: SocketAddr,
+    pub max_upload_bytes: u64,
+}
+
+#[derive(Debug, Clone)]
+pub struct DatabaseConfig {
+    pub url: Secret<String>,
+    pub max_connections: u32,
+    /// How long a request waits for a pooled connection before answering 503.
+    pub acquire_timeout: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct ObjectStoreConfig {
+    pub endpoint: Url,
+    pub region: String,
+    pub bucket: String,
+    pub access_key: String,
+    pub secret_key: Secret<String>,
+}
+
+pub const DEFAULT_BIND_ADDR: &str = "127.0.0.1:8080";
+pub const DEFAULT_MAX_UPLOAD_BYTES: u64 = 100 * 1024 * 1024;
+const MIN_SECRET_KEY_LEN: usize = 32;
+
+impl Config {
+    /// Reads the configuration from the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads the configuration through `lookup` (tests pass a map).
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let env = Env(&lookup);
+        let database = DatabaseConfig {
+            url: Secret::new(env.postgres_url("DATABASE_URL")?),
+            max_connections: env.parse_or("DATABASE_MAX_CONNECTIONS", 10)?,
+            acquire_timeout: Duration::from_millis(env.parse_or("DATABASE_ACQUIRE_TIMEOUT_MS", 3000)?),
+        };
+        let allow_http = env.parse_or("MINIO_ALLOW_HTTP", false)?;
+        let object_store = ObjectStoreConfig {
+            endpoint: env.s3_endpoint("MINIO_ENDPOINT", allow_http)?,
+            region: env.optional("MINIO_REGION").unwrap_or_else(|| "us-east-1".to_owned()),
+            bucket: env.bucket("MINIO_BUCKET")?,
+            access_key: env.required("MINIO_ACCESS_KEY")?,
+            secret_key: Secret::new(env.required("MINIO_SECRET_KEY")?),
+        };
+        let redis_url = env.required("REDIS_URL")?;
+        if !(redis_url.starts_with("redis://") || redis_url.starts_with("rediss://")) {
+            return Err(env.problem("REDIS_URL", "must start with redis:// or rediss://"));
+        }
+        let secret_key = env.required("SECRET_KEY")?;
+        if secret_key.len() < MIN_SECRET_KEY_LEN {
+            return Err(env.problem(
+                "SECRET_KEY",
+                format!("must be at least {MIN_SECRET_KEY_LEN} characters (generate one with: openssl rand -base64 48)"),
+            ));
+        }
+        let bind_addr = env.parse_or("BIND_ADDR", DEFAULT_BIND_ADDR.parse().map_err(|_| env.problem("BIND_ADDR", "bad default"))?)?;
+        let max_upload_bytes = env.parse_or("MAX_UPLOAD_BYTES", DEFAULT_MAX_UPLOAD_BYTES)?;
+        if max_upload_bytes == 0 {
+            return Err(env.problem("MAX_UPLOAD_BYTES", "must be greater than 0"));
+        }
+        Ok(Self {
+            database,
+            object_store,
+            redis_url: Secret::new(redis_url),
+            secret_key: Secret::new(secret_key),
+            bind_addr,
+            max_upload_bytes,
+        })
+    }
+}
+
+/// Reads `DATABASE_MIGRATE_URL`, the only setting `docuvault migrate` needs.
+pub fn migrate_url_from_env() -> Result<Secret<String>, ConfigError> {
+    let lookup = |name: &str| std::env::var(name).ok();
+    Env(&lookup).postgres_url("DATABASE_MIGRATE_URL").map(Secret::new)
+}
+
+struct Env<'a>(&'a dyn Fn(&str) -> Option<String>);
+
+impl Env<'_> {
+    fn problem(&self, var: &'static str, problem: impl Into<String>) -> ConfigError {
+        ConfigError {
+            var,
+            problem: problem.into(),
+        }
+    }
+
+    fn optional(&self, var: &str) -> Option<String> {
+        (self.0)(var).filter(|v| !v.trim().is_empty())
+    }
+
+    fn required(&self, var: &'static str) -> Result<String, ConfigError> {
+        self.optional(var)
+            .ok_or_else(|| self.problem(var, "is not set (see .env.example)"))
+    }
+
+    fn parse_or<T: std::str::FromStr>(&self, var: &'static str, default: T) -> Result<T, ConfigError> {
+        match self.optional(var) {
+            None => Ok(default),
+            Some(raw) => raw.trim().parse().map_err(|_| {
+                // Values of these variables are not secret, so naming them helps.
+                self.problem(var, format!("cannot parse {raw:?}"))
+            }),
+        }
+    }
+
+    fn postgres_url(&self, var: &'static str) -> Result<String, ConfigError> {
+        let raw = self.required(var)?;
+        // Never echo the value: it carries a password.
+        let url = Url::parse(&raw).map_err(|_| self.problem(var, "is not a valid URL"))?;
+        if !matches!(url.scheme(), "postgres" | "postgresql") {
+            return Err(self.problem(var, "must be a postgres:// URL"));
+        }
+        Ok(raw)
+    }
+
+    fn s3_endpoint(&self, var: &'static str, allow_http: bool) -> Result<Url, ConfigError> {
+        let raw = self.required(var)?;
+        let url = Url::parse(&raw)
+            .map_err(|_| self.problem(var, "must be an absolute URL such as https://s3.example.org or http://127.0.0.1:9000"))?;
+        let loopback = match url.host() {
+            Some(url::Host::Domain(d)) => d == "localhost",
+            Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+            Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+            None => return Err(self.problem(var, "has no host")),
+        };
+        match url.scheme() {
+            "https" => Ok(url),
+            "http" if loopback || allow_http => Ok(url),
+            "http" => Err(self.problem(
+                var,
+                "plain http is only allowed on loopback; use https, or set MINIO_ALLOW_HTTP=true on a private network",
+            )),
+            _ => Err(self.problem(var, "must be an http(s) URL")),
+        }
+    }
+
+    fn bucket(&self, var: &'static str) -> Result<String, ConfigError> {
+        let b = self.optional(var).unwrap_or_else(|| "docuvault".to_owned());
+        let valid = (3..=63).contains(&b.len())
+            && b.bytes().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-' || c == b'.')
+            && b.starts_with(|c: char| c.is_ascii_alphanumeric())
+            && b.ends_with(|c: char| c.is_ascii_alphanumeric());
+        valid
+            .then_some(b)
+            .ok_or_else(|| self.problem(var, "must be a valid S3 bucket name (3-63 of a-z, 0-9, '-', '.')"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn base() -> HashMap<&'static str, String> {
+        HashMap::from([
+            ("DATABASE_URL", "postgres://app:pw@127.0.0.1:5432/docuvault".to_owned()),
+            ("MINIO_ENDPOINT", "http://127.0.0.1:9000".to_owned()),
+            ("MINIO_ACCESS_KEY", "app".to_owned()),
+            ("MINIO_SECRET_KEY", "s3-secret-value".to_owned()),
+            ("REDIS_URL", "redis://default:pw@127.0.0.1:6379/0".to_owned()),
+            ("SECRET_KEY", "k".repeat(40)),
+        ])
+    }
+
+    fn load(env: &HashMap<&'static str, String>) -> Result<Config, ConfigError> {
+        Config::from_lookup(|k| env.get(k).cloned())
+    }
+
+    #[test]
+    fn defaults_apply() {
+        let c = load(&base()).map_err(|e| e.to_string());
+        let c = c.as_ref();
+        assert_eq!(c.map(|c| c.bind_addr.to_string()), Ok("127.0.0.1:8080".to_owned()).as_ref().map(Clone::clone));
+        assert_eq!(c.map(|c| c.max_upload_bytes), Ok(DEFAULT_MAX_UPLOAD_BYTES));
+        assert_eq!(c.map(|c| c.object_store.bucket.as_str()), Ok("docuvault"));
+    }
+
+    #[test]
+    fn each_missing_variable_is_named() {
+        for var in ["DATABASE_URL", "MINIO_ENDPOINT", "MINIO_ACCESS_KEY", "MINIO_SECRET_KEY", "REDIS_URL", "SECRET_KEY"] {
+            let mut env = base();
+            env.remove(var);
+            let err = load(&env).err().map(|e| e.to_string()).unwrap_or_default();
+            assert_eq!(err, format!("configuration error: {var}: is not set (see .env.example)"));
+        }
+    }
+
+    #[test]
+    fn malformed_values_are_named_without_leaking_secrets() {
+        let cases = [
+            ("MAX_UPLOAD_BYTES", "lots"),
+            ("BIND_ADDR", "localhost"),
+            ("DATABASE_URL", "mysql://u:supersecretpw@h/db"),
+            ("MINIO_ENDPOINT", "http://s3.example.org"),
+            ("MINIO_BUCKET", "Bad_Bucket"),
+            ("SECRET_KEY", "short"),
+            ("REDIS_URL", "http://x"),
+        ];
+        for (var, value) in cases {
+            let mut env = base();
+            env.insert(var, value.to_owned());
+            let err = load(&env).err().map(|e| e.to_string()).unwrap_or_default();
+            assert!(err.starts_with(&format!("configuration error: {var}: ")), "{var}: {err}");
+            assert!(!err.contains("supersecretpw"), "{err}");
+            assert!(!err.contains('\n'));
+        }
+    }
+
+    #[test]
+    fn http_elsewhere_needs_an_explicit_opt_in() {
+        let mut env = base();
+        env.insert("MINIO_ENDPOINT", "http://minio:9000".to_owned());
+        assert!(load(&env).is_err());
+        env.insert("MINIO_ALLOW_HTTP", "true".to_owned());
+        assert!(load(&env).is_ok());
+    }
+
+    #[test]
+    fn debug_output_hides_secrets() {
+        let c = load(&base()).map(|c| format!("{c:?}")).unwrap_or_default();
+        assert!(c.contains("[redacted]"));
+        for secret in ["pw@", "s3-secret-value", &"k".repeat(40)] {
+            assert!(!c.contains(secret), "{secret} leaked in {c}");
+        }
+    }
+}

@@ -1,0 +1,120 @@
+//! Sealing small secrets at rest (API keys now, cloud credentials later) with a key derived by
+//! HKDF-SHA256 from `SECRET_KEY`, a purpose and the owner — never one global key (DESIGN.md).
+//! XChaCha20-Poly1305 with a random 24-byte nonce stored in front of the ciphertext.
+
+use chacha20poly1305::aead::{Aead, AeadCore, KeyInit, OsRng, Payload};
+use chacha20poly1305::{XChaCha20Poly1305, XNonce};
+use hkdf::Hkdf;
+use sha2::Sha256;
+use uuid::Uuid;
+
+use crate::Secret;
+
+const SALT: &[u8] = b"docuvault/seal/v1";
+const NONCE_LEN: usize = 24;
+
+/// What a sealed value is for; part of the derived key, so a value sealed for one purpose
+/// cannot be opened as another.
+#[derive(Debug, Clone, Copy)]
+pub enum Purpose {
+    AiApiKey,
+}
+
+impl Purpose {
+    const fn label(self) -> &'static str {
+        match self {
+            Self::AiApiKey => "ai-api-key",
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct Sealer {
+    hkdf: Hkdf<Sha256>,
+}
+
+impl std::fmt::Debug for Sealer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Sealer([redacted])")
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("sealed value cannot be opened (wrong SECRET_KEY, owner or purpose, or tampered data)")]
+pub struct OpenError;
+
+impl Sealer {
+    pub fn new(secret_key: &Secret<String>) -> Self {
+        Self {
+            hkdf: Hkdf::<Sha256>::new(Some(SALT), secret_key.expose().as_bytes()),
+        }
+    }
+
+    fn cipher(&self, purpose: Purpose, owner: Option<Uuid>) -> Result<XChaCha20Poly1305, OpenError> {
+        let owner = owner.map_or_else(|| "null-user".to_owned(), |id| id.to_string());
+        let info = format!("{}:{owner}", purpose.label());
+        let mut key = [0u8; 32];
+        // Only fails for outputs longer than 255 * 32 bytes; 32 is always fine.
+        self.hkdf.expand(info.as_bytes(), &mut key).map_err(|_| OpenError)?;
+        Ok(XChaCha20Poly1305::new(&key.into()))
+    }
+
+    /// Seals `plaintext` for `owner`; the result starts with the random nonce.
+    pub fn seal(&self, purpose: Purpose, owner: Option<Uuid>, plaintext: &[u8]) -> anyhow::Result<Vec<u8>> {
+        let nonce = XChaCha20Poly1305::generate_nonce(&mut OsRng);
+        let aad = purpose.label().as_bytes();
+        let ct = self
+            .cipher(purpose, owner)?
+            .encrypt(&nonce, Payload { msg: plaintext, aad })
+            .map_err(|_| anyhow::anyhow!("sealing failed"))?;
+        let mut out = nonce.to_vec();
+        out.extend_from_slice(&ct);
+        Ok(out)
+    }
+
+    pub fn open(&self, purpose: Purpose, owner: Option<Uuid>, sealed: &[u8]) -> Result<Vec<u8>, OpenError> {
+        if sealed.len() < NONCE_LEN {
+            return Err(OpenError);
+        }
+        let (nonce, ct) = sealed.split_at(NONCE_LEN);
+        let aad = purpose.label().as_bytes();
+        self.cipher(purpose, owner)?
+            .decrypt(XNonce::from_slice(nonce), Payload { msg: ct, aad })
+            .map_err(|_| OpenError)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sealer(k: &str) -> Sealer {
+        Sealer::new(&Secret::new(k.repeat(32)))
+    }
+
+    #[test]
+    fn round_trips_and_binds_owner_and_key() {
+        let s = sealer("a");
+        let alice = Some(Uuid::new_v4());
+        let sealed = s.seal(Purpose::AiApiKey, alice, b"sk-123").unwrap_or_default();
+        assert!(!sealed.windows(6).any(|w| w == b"sk-123"));
+        assert_eq!(s.open(Purpose::AiApiKey, alice, &sealed).ok(), Some(b"sk-123".to_vec()));
+        assert!(s.open(Purpose::AiApiKey, None, &sealed).is_err());
+        assert!(s.open(Purpose::AiApiKey, Some(Uuid::new_v4()), &sealed).is_err());
+        assert!(sealer("b").open(Purpose::AiApiKey, alice, &sealed).is_err());
+        let mut tampered = sealed.clone();
+        if let Some(last) = tampered.last_mut() {
+            *last ^= 1;
+        }
+        assert!(s.open(Purpose::AiApiKey, alice, &tampered).is_err());
+        assert!(s.open(Purpose::AiApiKey, alice, b"short").is_err());
+    }
+
+    #[test]
+    fn nonces_differ() {
+        let s = sealer("a");
+        let a = s.seal(Purpose::AiApiKey, None, b"x").ok();
+        let b = s.seal(Purpose::AiApiKey, None, b"x").ok();
+        assert!(a.is_some() && a != b);
+    }
+}

@@ -1,0 +1,137 @@
+//! Queries on `documents` (and the topics attached to them through `document_topics`).
+//!
+//! Every query is scoped by owner. Until accounts exist the owner is `None` and matches the
+//! ownerless rows (`user_id IS NULL`); written as a separate predicate so the
+//! `(user_id, created_at, id)` index serves both cases.
+//!
+//! SQL texts that vary are assembled only from the constants in this module (never from input;
+//! every value is a bound parameter), which is what `AssertSqlSafe` asserts.
+
+use chrono::{DateTime, Utc};
+use sqlx::{AssertSqlSafe, FromRow, PgExecutor, PgPool};
+use uuid::Uuid;
+
+use crate::Result;
+
+/// A document as listed: everything but the extracted text.
+#[derive(Debug, Clone, FromRow)]
+pub struct DocumentRow {
+    pub id: Uuid,
+    pub user_id: Option<Uuid>,
+    pub filename: String,
+    pub object_key: String,
+    pub content_type: String,
+    pub size_bytes: i64,
+    pub status: String,
+    pub error: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A topic as attached to a document.
+#[derive(Debug, Clone, FromRow)]
+pub struct DocumentTopicRow {
+    pub document_id: Uuid,
+    pub id: Uuid,
+    pub name: String,
+    pub color: String,
+}
+
+#[derive(Debug)]
+pub struct NewDocument<'a> {
+    pub id: Uuid,
+    pub owner: Option<Uuid>,
+    pub filename: &'a str,
+    pub object_key: &'a str,
+    pub content_type: &'a str,
+    pub size_bytes: i64,
+}
+
+/// Matches the owner's rows; `$1` is always bound to the owner. Two texts rather than one
+/// `OR`, so that even a generic prepared plan can walk the `(user_id, created_at, id)` index.
+pub(crate) const fn owned(owner: Option<Uuid>) -> &'static str {
+    match owner {
+        Some(_) => "user_id = $1",
+        None => "(user_id IS NULL AND $1::uuid IS NULL)",
+    }
+}
+
+const COLUMNS: &str =
+    "id, user_id, filename, object_key, content_type, size_bytes, status, error, created_at, updated_at";
+
+pub async fn insert(db: impl PgExecutor<'_>, doc: &NewDocument<'_>) -> Result<DocumentRow> {
+    let sql = format!(
+        "INSERT INTO documents (id, user_id, filename, object_key, content_type, size_bytes)
+         VALUES ($1, $2, $3, $4, $5, $6)
+         RETURNING {COLUMNS}"
+    );
+    Ok(sqlx::query_as(AssertSqlSafe(sql))
+        .bind(doc.id)
+        .bind(doc.owner)
+        .bind(doc.filename)
+        .bind(doc.object_key)
+        .bind(doc.content_type)
+        .bind(doc.size_bytes)
+        .fetch_one(db)
+        .await?)
+}
+
+/// Where a page starts: strictly after this `(created_at, id)` in newest-first order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PageAfter {
+    pub created_at: DateTime<Utc>,
+    pub id: Uuid,
+}
+
+/// One page, newest first, by keyset (stays fast deep into the list, unlike OFFSET).
+pub async fn list(pool: &PgPool, owner: Option<Uuid>, after: Option<PageAfter>, limit: i64) -> Result<Vec<DocumentRow>> {
+    let owned = owned(owner);
+    let sql = format!(
+        "SELECT {COLUMNS} FROM documents
+         WHERE {owned}
+           AND ($2::timestamptz IS NULL OR (created_at, id) < ($2, $3))
+         ORDER BY created_at DESC, id DESC
+         LIMIT $4"
+    );
+    Ok(sqlx::query_as(AssertSqlSafe(sql))
+        .bind(owner)
+        .bind(after.map(|a| a.created_at))
+        .bind(after.map(|a| a.id))
+        .bind(limit)
+        .fetch_all(pool)
+        .await?)
+}
+
+pub async fn get(pool: &PgPool, owner: Option<Uuid>, id: Uuid) -> Result<Option<DocumentRow>> {
+    let owned = owned(owner);
+    let sql = format!("SELECT {COLUMNS} FROM documents WHERE {owned} AND id = $2");
+    Ok(sqlx::query_as(AssertSqlSafe(sql)).bind(owner).bind(id).fetch_optional(pool).await?)
+}
+
+pub async fn extracted_text(pool: &PgPool, owner: Option<Uuid>, id: Uuid) -> Result<Option<String>> {
+    let owned = owned(owner);
+    let sql = format!("SELECT extracted_text FROM documents WHERE {owned} AND id = $2");
+    let row: Option<(Option<String>,)> = sqlx::query_as(AssertSqlSafe(sql)).bind(owner).bind(id).fetch_optional(pool).await?;
+    Ok(row.and_then(|(t,)| t))
+}
+
+/// Deletes the row and returns its object key, if the owner has such a document.
+pub async fn delete(db: impl PgExecutor<'_>, owner: Option<Uuid>, id: Uuid) -> Result<Option<String>> {
+    let owned = owned(owner);
+    let sql = format!("DELETE FROM documents WHERE {owned} AND id = $2 RETURNING object_key");
+    let row: Option<(String,)> = sqlx::query_as(AssertSqlSafe(sql)).bind(owner).bind(id).fetch_optional(db).await?;
+    Ok(row.map(|(k,)| k))
+}
+
+/// The topics of the given documents, in one query for a whole page.
+pub async fn topics_of(pool: &PgPool, document_ids: &[Uuid]) -> Result<Vec<DocumentTopicRow>> {
+    Ok(sqlx::query_as(
+        "SELECT dt.document_id, t.id, t.name, t.color
+         FROM document_topics dt JOIN topics t ON t.id = dt.topic_id
+         WHERE dt.document_id = ANY($1)
+         ORDER BY lower(t.name)",
+    )
+    .bind(document_ids)
+    .fetch_all(pool)
+    .await?)
+}

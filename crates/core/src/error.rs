@@ -1,0 +1,99 @@
+//! The one error type of DocuVault's services. Client mistakes carry a stable snake_case code;
+//! an unavailable dependency is named; anything else is internal and kept opaque by the API.
+
+use docuvault_domain::ValidationError;
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// The dependencies DocuVault needs, as named in `/health` and in 503 errors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dependency {
+    Postgres,
+    ObjectStore,
+    Redis,
+}
+
+impl Dependency {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Postgres => "postgres",
+            Self::ObjectStore => "object_store",
+            Self::Redis => "redis",
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The request is malformed (400).
+    #[error("{message}")]
+    BadRequest { code: &'static str, message: String },
+    /// A value broke a domain rule (422).
+    #[error("{0}")]
+    Invalid(#[from] ValidationError),
+    /// The thing does not exist, or is not the caller's to see (404).
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    /// The change clashes with existing state (409).
+    #[error("{message}")]
+    Conflict { code: &'static str, message: String },
+    /// An upload is larger than allowed (413).
+    #[error("the file is larger than the limit of {limit} bytes")]
+    TooLarge { limit: u64 },
+    /// The content is not a type we accept, or not the type it claims to be (415).
+    #[error("{message}")]
+    UnsupportedType { code: &'static str, message: String },
+    /// A dependency is down or too slow (503).
+    #[error("{} is unavailable", .dependency.as_str())]
+    Unavailable {
+        dependency: Dependency,
+        #[source]
+        source: anyhow::Error,
+    },
+    /// A bug or an unexpected answer: logged with its context, answered as an opaque 500.
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+impl Error {
+    pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
+        Self::BadRequest {
+            code,
+            message: message.into(),
+        }
+    }
+
+    pub fn unavailable(dependency: Dependency, source: impl Into<anyhow::Error>) -> Self {
+        Self::Unavailable {
+            dependency,
+            source: source.into(),
+        }
+    }
+}
+
+impl From<sqlx::Error> for Error {
+    fn from(e: sqlx::Error) -> Self {
+        // Connection trouble means PostgreSQL is down or overloaded: 503, not 500.
+        match e {
+            sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::WorkerCrashed => Self::unavailable(Dependency::Postgres, e),
+            sqlx::Error::Database(ref db)
+                if db.code().is_some_and(|c| c.starts_with("08") || c == "57P01" || c == "57P03") =>
+            {
+                Self::unavailable(Dependency::Postgres, e)
+            }
+            other => Self::Internal(anyhow::Error::new(other).context("database query failed")),
+        }
+    }
+}
+
+/// The name of the constraint a query violated, if that is why it failed.
+pub fn violated_constraint(e: &sqlx::Error) -> Option<&str> {
+    match e {
+        sqlx::Error::Database(db) => db.constraint(),
+        _ => None,
+    }
+}

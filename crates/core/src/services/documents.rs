@@ -1,0 +1,244 @@
+//! Documents: upload (sniff, stream to the object store, then record), list, read, download,
+//! delete. The invariant kept on every path: no row without its object, and no object left
+//! behind when a request fails.
+
+use std::collections::HashMap;
+
+use bytes::{Bytes, BytesMut};
+use futures::{StreamExt, stream};
+use uuid::Uuid;
+
+use super::Vault;
+use crate::db::documents::{self as q, DocumentRow, NewDocument, PageAfter};
+use crate::error::{Error, Result};
+use crate::storage::ByteStream;
+use docuvault_domain::file_kind::SNIFF_LEN;
+use docuvault_domain::{FileKind, Filename, ObjectKey};
+
+/// A topic as shown on a document.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TopicRef {
+    pub id: Uuid,
+    pub name: String,
+    pub color: String,
+}
+
+/// A document with its topics, as the API shows it.
+#[derive(Debug, Clone)]
+pub struct Document {
+    pub row: DocumentRow,
+    pub topics: Vec<TopicRef>,
+}
+
+/// What the client sent: the raw filename and content type it claimed, and the bytes.
+pub struct Upload {
+    pub filename: Option<String>,
+    pub declared_type: Option<String>,
+    pub body: ByteStream,
+}
+
+pub struct Page {
+    pub items: Vec<Document>,
+    pub next: Option<PageAfter>,
+}
+
+pub const MAX_PAGE_SIZE: i64 = 100;
+
+impl Vault {
+    /// Stores an upload and records it as `pending`. Errors leave nothing behind.
+    pub async fn upload(&self, owner: Option<Uuid>, upload: Upload) -> Result<Document> {
+        let filename = Filename::sanitize(upload.filename.as_deref().unwrap_or(""));
+        let mut body = upload.body;
+        let (head, at_eof) = read_head(&mut body, SNIFF_LEN).await?;
+        if head.is_empty() {
+            return Err(Error::bad_request("empty_file", "the file is empty"));
+        }
+        if head.len() as u64 > self.max_upload_bytes {
+            return Err(Error::TooLarge {
+                limit: self.max_upload_bytes,
+            });
+        }
+        let kind = FileKind::sniff(&head).ok_or_else(|| Error::UnsupportedType {
+            code: "unsupported_file_type",
+            message: "this file type is not supported; upload a PDF, plain text, PNG, JPEG or TIFF file".into(),
+        })?;
+        check_claims(kind, upload.declared_type.as_deref(), &filename)?;
+
+        let id = Uuid::new_v4();
+        let key = ObjectKey::for_document(owner, id, kind);
+        let rest = if at_eof { stream::empty().boxed() } else { body };
+        let limited = limit_size(stream::once(async move { Ok(head) }).chain(rest).boxed(), self.max_upload_bytes);
+        let size = self.store.put_stream(&key, kind.mime(), limited).await?;
+
+        let new = NewDocument {
+            id,
+            owner,
+            filename: filename.as_str(),
+            object_key: key.as_str(),
+            content_type: kind.mime(),
+            size_bytes: i64::try_from(size).map_err(|_| Error::TooLarge { limit: self.max_upload_bytes })?,
+        };
+        // The pipeline issue adds its outbox job to this same insert's transaction.
+        match q::insert(&self.db, &new).await {
+            Ok(row) => {
+                tracing::info!(document_id = %id, size_bytes = size, content_type = kind.mime(), "document uploaded");
+                Ok(Document { row, topics: Vec::new() })
+            }
+            Err(e) => {
+                self.delete_object_after_failure(&key).await;
+                Err(e)
+            }
+        }
+    }
+
+    /// Called when the row could not be written: the object must not outlive the request.
+    async fn delete_object_after_failure(&self, key: &ObjectKey) {
+        if let Err(e) = self.store.delete(key).await {
+            // Unreachable store right after a successful PUT: the object is orphaned. It has no
+            // row, so no user can see it; log it for an operator to remove.
+            tracing::error!(object_key = %key, error = ?e, "orphaned object after a failed insert");
+        }
+    }
+
+    pub async fn list_documents(&self, owner: Option<Uuid>, after: Option<PageAfter>, limit: i64) -> Result<Page> {
+        let limit = limit.clamp(1, MAX_PAGE_SIZE);
+        // One extra row tells whether there is a next page without a COUNT.
+        let mut rows = q::list(&self.db, owner, after, limit + 1).await?;
+        let next = if rows.len() as i64 > limit {
+            rows.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+            rows.last().map(|r| PageAfter {
+                created_at: r.created_at,
+                id: r.id,
+            })
+        } else {
+            None
+        };
+        let items = self.with_topics(rows).await?;
+        Ok(Page { items, next })
+    }
+
+    pub async fn get_document(&self, owner: Option<Uuid>, id: Uuid) -> Result<(Document, Option<String>)> {
+        let row = q::get(&self.db, owner, id).await?.ok_or(Error::NotFound("document"))?;
+        let text = q::extracted_text(&self.db, owner, id).await?;
+        let doc = self.with_topics(vec![row]).await?.pop().ok_or(Error::NotFound("document"))?;
+        Ok((doc, text))
+    }
+
+    /// The document and a stream of its bytes.
+    pub async fn open_content(&self, owner: Option<Uuid>, id: Uuid) -> Result<(DocumentRow, ByteStream)> {
+        let row = q::get(&self.db, owner, id).await?.ok_or(Error::NotFound("document"))?;
+        let body = self
+            .store
+            .get_stream(&ObjectKey::from_stored(row.object_key.clone()))
+            .await?;
+        Ok((row, body))
+    }
+
+    /// Deletes the row and its object together: if the object cannot be removed, the row stays
+    /// (the transaction rolls back) and the caller gets the error to retry.
+    pub async fn delete_document(&self, owner: Option<Uuid>, id: Uuid) -> Result<()> {
+        let mut tx = self.db.begin().await?;
+        let key = q::delete(&mut *tx, owner, id).await?.ok_or(Error::NotFound("document"))?;
+        self.store.delete(&ObjectKey::from_stored(key)).await?;
+        tx.commit().await?;
+        tracing::info!(document_id = %id, "document deleted");
+        Ok(())
+    }
+
+    async fn with_topics(&self, rows: Vec<DocumentRow>) -> Result<Vec<Document>> {
+        let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
+        let mut by_doc: HashMap<Uuid, Vec<TopicRef>> = HashMap::new();
+        if !ids.is_empty() {
+            for t in q::topics_of(&self.db, &ids).await? {
+                by_doc.entry(t.document_id).or_default().push(TopicRef {
+                    id: t.id,
+                    name: t.name,
+                    color: t.color,
+                });
+            }
+        }
+        Ok(rows
+            .into_iter()
+            .map(|row| {
+                let topics = by_doc.remove(&row.id).unwrap_or_default();
+                Document { row, topics }
+            })
+            .collect())
+    }
+}
+
+/// Reads until `want` bytes or the end of the body; returns the bytes and whether it ended.
+async fn read_head(body: &mut ByteStream, want: usize) -> Result<(Bytes, bool)> {
+    let mut head = BytesMut::new();
+    while head.len() < want {
+        match body.next().await {
+            Some(chunk) => head.extend_from_slice(&chunk?),
+            None => return Ok((head.freeze(), true)),
+        }
+    }
+    Ok((head.freeze(), false))
+}
+
+/// What the client claimed (MIME type, filename extension) must agree with the bytes; claims
+/// that name no type we know (e.g. `application/octet-stream`, `.dat`) claim nothing.
+fn check_claims(kind: FileKind, declared_type: Option<&str>, filename: &Filename) -> Result<()> {
+    let mismatch = |claimed: FileKind, source: &str| Error::UnsupportedType {
+        code: "content_type_mismatch",
+        message: format!(
+            "the {source} says {} but the content is {}",
+            claimed.mime(),
+            kind.mime()
+        ),
+    };
+    if let Some(claimed) = declared_type.and_then(FileKind::from_mime)
+        && claimed != kind
+    {
+        return Err(mismatch(claimed, "declared content type"));
+    }
+    if let Some(claimed) = filename.extension().as_deref().and_then(FileKind::from_extension)
+        && claimed != kind
+    {
+        return Err(mismatch(claimed, "file extension"));
+    }
+    Ok(())
+}
+
+/// Passes the body through and fails with `TooLarge` as soon as it exceeds `limit` bytes, so an
+/// oversized upload is stopped early, not after it has all been stored.
+fn limit_size(body: ByteStream, limit: u64) -> ByteStream {
+    let mut seen: u64 = 0;
+    body.map(move |chunk| {
+        let chunk = chunk?;
+        seen += chunk.len() as u64;
+        if seen > limit {
+            Err(Error::TooLarge { limit })
+        } else {
+            Ok(chunk)
+        }
+    })
+    .boxed()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn limit_size_stops_at_the_limit() {
+        let chunks: Vec<Result<Bytes>> = vec![Ok(Bytes::from_static(b"12345")), Ok(Bytes::from_static(b"678"))];
+        let out: Vec<Result<Bytes>> = limit_size(stream::iter(chunks).boxed(), 7).collect().await;
+        assert!(out[0].is_ok());
+        assert!(matches!(out[1], Err(Error::TooLarge { limit: 7 })));
+    }
+
+    #[test]
+    fn claims_must_match_the_content() {
+        let pdf_name = Filename::sanitize("a.pdf");
+        let txt_name = Filename::sanitize("a.txt");
+        let odd_name = Filename::sanitize("a.dat");
+        assert!(check_claims(FileKind::Pdf, Some("application/pdf"), &pdf_name).is_ok());
+        assert!(check_claims(FileKind::Pdf, Some("application/octet-stream"), &odd_name).is_ok());
+        assert!(check_claims(FileKind::Pdf, None, &txt_name).is_err());
+        assert!(check_claims(FileKind::PlainText, Some("application/pdf"), &odd_name).is_err());
+    }
+}
