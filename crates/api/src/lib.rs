@@ -1,1 +1,10 @@
-//! placeholder
+//! DocuVault's HTTP API: the axum router, extractors that answer bad input with JSON errors,
+//! the error mapping, and one module of routes per resource. The [`Application`] builder binds
+//! its own listener (port 0 in tests) and runs until a shutdown future resolves.
+
+mod app;
+pub mod error;
+mod extract;
+mod routes;
+
+pub use app::{AppState, Application, router};

@@ -1,1 +1,137 @@
-fn main() {}
+//! The `docuvault` binary: parse the command line, load configuration, install tracing, and
+//! hand over to the API builder or the migrator. Nothing else lives here.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use docuvault_api::Application;
+use docuvault_core::{Config, config, db};
+use tokio_util::sync::CancellationToken;
+
+#[derive(Debug, Parser)]
+#[command(name = "docuvault", version, about = "DocuVault: a self-hosted, privacy-first document vault")]
+struct Cli {
+    /// Log format: `pretty` for people, `json` for log collectors. Filter with RUST_LOG.
+    #[arg(long, env = "LOG_FORMAT", value_enum, default_value_t = LogFormat::Pretty, global = true)]
+    log_format: LogFormat,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum LogFormat {
+    Pretty,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the HTTP API (reads DATABASE_URL, MINIO_*, REDIS_URL, SECRET_KEY, BIND_ADDR, …).
+    Serve,
+    /// Run a background worker (the processing pipeline; not available yet).
+    Worker,
+    /// Apply database migrations (reads only DATABASE_MIGRATE_URL).
+    Migrate,
+}
+
+fn main() -> ExitCode {
+    // A missing .env is normal (production reads /etc/docuvault/env through the service
+    // manager); variables already set always win over the file.
+    let dotenv = dotenvy::dotenv();
+    let cli = Cli::parse();
+    init_tracing(cli.log_format);
+    if let Err(e) = &dotenv
+        && !e.not_found()
+    {
+        tracing::error!("cannot read .env: {e}");
+        return ExitCode::FAILURE;
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli.command)) {
+        Ok(code) => code,
+        Err(e) => {
+            // One line for configuration errors; the cause chain for everything else.
+            if let Some(c) = e.downcast_ref::<docuvault_core::ConfigError>() {
+                eprintln!("{c}");
+            } else {
+                tracing::error!("{e:#}");
+            }
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(command: Command) -> anyhow::Result<ExitCode> {
+    match command {
+        Command::Serve => {
+            let config = Config::from_env()?;
+            let app = Application::build(&config).await?;
+            let token = CancellationToken::new();
+            tokio::spawn(cancel_on_signal(token.clone()));
+            app.run_until_stopped(async move { token.cancelled().await }).await?;
+            tracing::info!("stopped");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Migrate => {
+            let url = config::migrate_url_from_env()?;
+            db::migrate(&url).await?;
+            tracing::info!("database is up to date");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Worker => {
+            eprintln!(
+                "docuvault worker: the processing pipeline (job queue, text extraction, classification) \
+                 is not built yet; uploads stay `pending` until it is. See the README's roadmap."
+            );
+            Ok(ExitCode::from(2))
+        }
+    }
+}
+
+/// Resolves the shutdown token on SIGTERM (service managers, `docker stop`) or Ctrl-C.
+async fn cancel_on_signal(token: CancellationToken) {
+    let ctrl_c = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::error!("cannot listen for Ctrl-C: {e}");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(e) => {
+                tracing::error!("cannot listen for SIGTERM: {e}");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutdown requested: finishing in-flight requests");
+    token.cancel();
+}
+
+fn init_tracing(format: LogFormat) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,tower_http=info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Pretty => builder.init(),
+    }
+}

@@ -31,10 +31,10 @@ pub struct Document {
 }
 
 /// What the client sent: the raw filename and content type it claimed, and the bytes.
-pub struct Upload {
+pub struct Upload<'a> {
     pub filename: Option<String>,
     pub declared_type: Option<String>,
-    pub body: ByteStream,
+    pub body: ByteStream<'a>,
 }
 
 pub struct Page {
@@ -46,7 +46,7 @@ pub const MAX_PAGE_SIZE: i64 = 100;
 
 impl Vault {
     /// Stores an upload and records it as `pending`. Errors leave nothing behind.
-    pub async fn upload(&self, owner: Option<Uuid>, upload: Upload) -> Result<Document> {
+    pub async fn upload(&self, owner: Option<Uuid>, upload: Upload<'_>) -> Result<Document> {
         let filename = Filename::sanitize(upload.filename.as_deref().unwrap_or(""));
         let mut body = upload.body;
         let (head, at_eof) = read_head(&mut body, SNIFF_LEN).await?;
@@ -125,7 +125,7 @@ impl Vault {
     }
 
     /// The document and a stream of its bytes.
-    pub async fn open_content(&self, owner: Option<Uuid>, id: Uuid) -> Result<(DocumentRow, ByteStream)> {
+    pub async fn open_content(&self, owner: Option<Uuid>, id: Uuid) -> Result<(DocumentRow, ByteStream<'static>)> {
         let row = q::get(&self.db, owner, id).await?.ok_or(Error::NotFound("document"))?;
         let body = self
             .store
@@ -168,7 +168,7 @@ impl Vault {
 }
 
 /// Reads until `want` bytes or the end of the body; returns the bytes and whether it ended.
-async fn read_head(body: &mut ByteStream, want: usize) -> Result<(Bytes, bool)> {
+async fn read_head(body: &mut ByteStream<'_>, want: usize) -> Result<(Bytes, bool)> {
     let mut head = BytesMut::new();
     while head.len() < want {
         match body.next().await {
@@ -205,7 +205,7 @@ fn check_claims(kind: FileKind, declared_type: Option<&str>, filename: &Filename
 
 /// Passes the body through and fails with `TooLarge` as soon as it exceeds `limit` bytes, so an
 /// oversized upload is stopped early, not after it has all been stored.
-fn limit_size(body: ByteStream, limit: u64) -> ByteStream {
+fn limit_size(body: ByteStream<'_>, limit: u64) -> ByteStream<'_> {
     let mut seen: u64 = 0;
     body.map(move |chunk| {
         let chunk = chunk?;

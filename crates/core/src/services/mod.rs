@@ -20,3 +20,18 @@ pub struct Vault {
     pub sealer: Sealer,
     pub max_upload_bytes: u64,
 }
+
+impl Vault {
+    /// Wires the services from configuration. Connects nothing yet: PostgreSQL and Redis are
+    /// reached on first use, so a process started while a dependency is down still answers
+    /// (503) and recovers by itself.
+    pub fn from_config(config: &crate::Config, application_name: &str) -> anyhow::Result<Self> {
+        Ok(Self {
+            db: crate::db::connect_lazy(&config.database, application_name)?,
+            store: Arc::new(crate::storage::S3Store::new(&config.object_store)?),
+            redis: RedisClient::connect_lazy(&config.redis_url)?,
+            sealer: Sealer::new(&config.secret_key),
+            max_upload_bytes: config.max_upload_bytes,
+        })
+    }
+}

@@ -16,18 +16,19 @@ use crate::Result;
 use docuvault_domain::ObjectKey;
 
 /// A stream of body chunks. Errors from the producer (a client that sends too much, a broken
-/// multipart body) are passed through unchanged by [`ObjectStore::put_stream`].
-pub type ByteStream = BoxStream<'static, Result<Bytes>>;
+/// multipart body) are passed through unchanged by [`ObjectStore::put_stream`]. Uploads borrow
+/// the request they come from (`'a`); downloads are `'static`.
+pub type ByteStream<'a> = BoxStream<'a, Result<Bytes>>;
 
 /// What DocuVault needs from a place that keeps document bytes.
 #[async_trait::async_trait]
 pub trait ObjectStore: Send + Sync + std::fmt::Debug {
     /// Stores `body` under `key` without holding it all in memory. On any error nothing is
     /// left behind under `key`. Returns the number of bytes stored.
-    async fn put_stream(&self, key: &ObjectKey, content_type: &str, body: ByteStream) -> Result<u64>;
+    async fn put_stream(&self, key: &ObjectKey, content_type: &str, body: ByteStream<'_>) -> Result<u64>;
 
     /// Streams the bytes stored under `key`; `NotFound` if there are none.
-    async fn get_stream(&self, key: &ObjectKey) -> Result<ByteStream>;
+    async fn get_stream(&self, key: &ObjectKey) -> Result<ByteStream<'static>>;
 
     /// Removes `key`. Removing a key that does not exist is not an error.
     async fn delete(&self, key: &ObjectKey) -> Result<()>;

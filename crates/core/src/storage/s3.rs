@@ -103,7 +103,7 @@ impl S3Store {
         key: &ObjectKey,
         content_type: &str,
         first: Bytes,
-        rest: ByteStream,
+        rest: ByteStream<'_>,
     ) -> Result<u64> {
         let mut create = self
             .bucket
@@ -143,7 +143,7 @@ impl S3Store {
         key: &ObjectKey,
         upload_id: &str,
         first: Bytes,
-        mut rest: ByteStream,
+        mut rest: ByteStream<'_>,
     ) -> Result<(Vec<String>, u64)> {
         let mut etags: Vec<Option<String>> = Vec::new();
         // Spawned, not merely pushed into a FuturesUnordered: a request future that is not
@@ -268,7 +268,7 @@ impl S3Store {
 
 #[async_trait::async_trait]
 impl ObjectStore for S3Store {
-    async fn put_stream(&self, key: &ObjectKey, content_type: &str, mut body: ByteStream) -> Result<u64> {
+    async fn put_stream(&self, key: &ObjectKey, content_type: &str, mut body: ByteStream<'_>) -> Result<u64> {
         let mut first = BytesMut::new();
         while first.len() < self.part_size {
             match body.next().await {
@@ -284,7 +284,7 @@ impl ObjectStore for S3Store {
         self.put_multipart(key, content_type, first.freeze(), body).await
     }
 
-    async fn get_stream(&self, key: &ObjectKey) -> Result<ByteStream> {
+    async fn get_stream(&self, key: &ObjectKey) -> Result<ByteStream<'static>> {
         let url = self
             .bucket
             .get_object(Some(&self.credentials), key.as_str())

@@ -1,0 +1,169 @@
+//! The application builder: state, router, middleware, listener, graceful shutdown.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderName, HeaderValue, Method, Request, StatusCode, Uri, header};
+use axum::response::Response;
+use axum::routing::get;
+use tokio::net::TcpListener;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::trace::TraceLayer;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+
+use crate::error::error_response;
+use crate::routes;
+use docuvault_core::services::Vault;
+use docuvault_core::{Config, Error};
+
+#[derive(Clone, Debug)]
+pub struct AppState {
+    pub vault: Vault,
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "DocuVault API", description = "A self-hosted, privacy-first document vault."),
+    tags(
+        (name = "documents", description = "Upload, list, read, download and delete documents"),
+        (name = "topics", description = "The user's own topics for classification"),
+        (name = "settings", description = "AI provider settings"),
+        (name = "health", description = "Readiness of every dependency"),
+    )
+)]
+struct ApiDoc;
+
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// The full router with its OpenAPI document served at `/api/openapi.json`.
+pub fn router(state: AppState) -> Router {
+    let max_upload = state.vault.max_upload_bytes;
+    let upload_limit = usize::try_from(max_upload.saturating_add(routes::documents::MULTIPART_OVERHEAD)).unwrap_or(usize::MAX);
+    let (api, mut openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .merge(routes::documents::router().layer(DefaultBodyLimit::max(upload_limit)))
+        .merge(routes::topics::router())
+        .merge(routes::settings::router())
+        .merge(routes::health::router())
+        .split_for_parts();
+    openapi.info.version = env!("CARGO_PKG_VERSION").to_owned();
+    let spec: Arc<str> = openapi.to_json().unwrap_or_default().into();
+
+    api.route(
+        "/api/openapi.json",
+        get(move || {
+            let spec = Arc::clone(&spec);
+            async move { ([(header::CONTENT_TYPE, "application/json")], spec.to_string()) }
+        }),
+    )
+    .fallback(not_found)
+    .method_not_allowed_fallback(method_not_allowed)
+    .with_state(state)
+    .layer(SetResponseHeaderLayer::if_not_present(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    ))
+    .layer(SetResponseHeaderLayer::if_not_present(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    ))
+    .layer(SetResponseHeaderLayer::if_not_present(
+        header::X_FRAME_OPTIONS,
+        HeaderValue::from_static("DENY"),
+    ))
+    .layer(CatchPanicLayer::custom(|_| {
+        error_response(StatusCode::INTERNAL_SERVER_ERROR, "internal_error", "an unexpected error occurred")
+    }))
+    .layer(
+        TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
+            let id = req
+                .headers()
+                .get(&REQUEST_ID)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("-");
+            // The path only: query strings may one day carry tokens.
+            tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
+        }),
+    )
+    .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+    .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+}
+
+async fn not_found(uri: Uri) -> Response {
+    error_response(StatusCode::NOT_FOUND, "not_found", format!("no route for {}", uri.path()))
+}
+
+async fn method_not_allowed(method: Method, uri: Uri) -> Response {
+    error_response(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        format!("{method} is not allowed on {}", uri.path()),
+    )
+}
+
+/// A bound, ready-to-run server.
+pub struct Application {
+    listener: TcpListener,
+    router: Router,
+    port: u16,
+}
+
+/// How long start-up waits for the object store to appear (compose starts services together).
+const STORE_WAIT: Duration = Duration::from_secs(30);
+
+impl Application {
+    /// Wires everything from `config`, makes sure the bucket exists, and binds the listener.
+    pub async fn build(config: &Config) -> anyhow::Result<Self> {
+        let vault = Vault::from_config(config, "docuvault-api")?;
+        ensure_bucket(&vault).await?;
+        Self::from_vault(vault, config.bind_addr).await
+    }
+
+    /// Binds a listener for an already wired [`Vault`] (tests bind port 0).
+    pub async fn from_vault(vault: Vault, addr: SocketAddr) -> anyhow::Result<Self> {
+        let listener = TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("cannot listen on {addr} (BIND_ADDR)"))?;
+        let port = listener.local_addr()?.port();
+        Ok(Self {
+            listener,
+            router: router(AppState { vault }),
+            port,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Serves until `shutdown` resolves, then stops accepting, lets in-flight requests finish,
+    /// and returns.
+    pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+        tracing::info!(port = self.port, "listening");
+        axum::serve(self.listener, self.router)
+            .with_graceful_shutdown(shutdown)
+            .await
+            .context("server error")
+    }
+}
+
+async fn ensure_bucket(vault: &Vault) -> anyhow::Result<()> {
+    let deadline = tokio::time::Instant::now() + STORE_WAIT;
+    loop {
+        match vault.store.ensure_bucket().await {
+            Ok(()) => return Ok(()),
+            Err(Error::Unavailable { source, .. }) if tokio::time::Instant::now() < deadline => {
+                tracing::warn!(error = %source, "object store not reachable yet; retrying");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+            Err(e) => return Err(anyhow::Error::new(e).context("object store is not usable")),
+        }
+    }
+}

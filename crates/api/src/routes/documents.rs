@@ -1,0 +1,301 @@
+//! `/api/documents`: upload (multipart, streamed to the object store), list (keyset pages),
+//! read, download (streamed, with a safely encoded filename), delete.
+
+use axum::body::Body;
+use axum::extract::multipart::MultipartRejection;
+use axum::extract::{Multipart, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::{DateTime, Utc};
+use futures::{StreamExt, TryStreamExt};
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use uuid::Uuid;
+
+use crate::app::AppState;
+use crate::error::{ApiError, ErrorBody};
+use crate::extract::{Json, Path, Query};
+use docuvault_core::Error;
+use docuvault_core::db::documents::PageAfter;
+use docuvault_core::services::documents::{Document, Upload};
+
+/// Room for the multipart framing and small fields around the file itself.
+pub const MULTIPART_OVERHEAD: u64 = 64 * 1024;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(upload))
+        .routes(routes!(list))
+        .routes(routes!(get_one, delete_one))
+        .routes(routes!(content))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TopicRefDto {
+    pub id: Uuid,
+    pub name: String,
+    pub color: String,
+}
+
+/// A document as listed (no extracted text).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DocumentDto {
+    pub id: Uuid,
+    /// The original filename, for display and downloads only.
+    pub filename: String,
+    /// Detected from the content, not taken from the client.
+    pub content_type: String,
+    pub size_bytes: i64,
+    /// `pending`, `processing`, `classified` or `failed`.
+    pub status: String,
+    /// Why processing failed, when it did.
+    pub error: Option<String>,
+    pub topics: Vec<TopicRefDto>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<Document> for DocumentDto {
+    fn from(d: Document) -> Self {
+        let r = d.row;
+        Self {
+            id: r.id,
+            filename: r.filename,
+            content_type: r.content_type,
+            size_bytes: r.size_bytes,
+            status: r.status,
+            error: r.error,
+            topics: d
+                .topics
+                .into_iter()
+                .map(|t| TopicRefDto {
+                    id: t.id,
+                    name: t.name,
+                    color: t.color,
+                })
+                .collect(),
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        }
+    }
+}
+
+/// A document with its extracted text (null until processing has extracted it).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DocumentDetailDto {
+    #[serde(flatten)]
+    pub document: DocumentDto,
+    pub extracted_text: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DocumentPage {
+    pub items: Vec<DocumentDto>,
+    /// Pass as `cursor` to get the next page; null on the last page.
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ListParams {
+    /// Page size, 1 to 100 (default 50).
+    pub limit: Option<i64>,
+    /// The `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+/// Upload a document (multipart field `file`). The content decides the type; it is stored and
+/// left `pending` for the processing pipeline.
+#[utoipa::path(
+    post, path = "/api/documents/upload", tag = "documents",
+    request_body(content_type = "multipart/form-data", description = "a form with one file field named `file`"),
+    responses(
+        (status = 201, body = DocumentDto),
+        (status = 400, description = "empty file, malformed multipart or no `file` field", body = ErrorBody),
+        (status = 413, description = "larger than MAX_UPLOAD_BYTES", body = ErrorBody),
+        (status = 415, description = "unsupported type, or content not matching its claimed type", body = ErrorBody),
+        (status = 503, description = "a dependency is down", body = ErrorBody),
+    )
+)]
+async fn upload(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    multipart: Result<Multipart, MultipartRejection>,
+) -> Result<(StatusCode, Json<DocumentDto>), ApiError> {
+    let max = state.vault.max_upload_bytes;
+    // Refuse what is announced as too large before reading any of it.
+    let announced = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if announced.is_some_and(|n| n > max.saturating_add(MULTIPART_OVERHEAD)) {
+        return Err(Error::TooLarge { limit: max }.into());
+    }
+    let mut multipart = multipart.map_err(|r| ApiError::new("invalid_multipart", r.body_text()))?;
+    loop {
+        let field = multipart
+            .next_field()
+            .await
+            .map_err(|e| invalid_multipart(&e, max))?
+            .ok_or_else(|| ApiError::new("missing_file", "the form has no field named `file`"))?;
+        if field.name() != Some("file") {
+            continue; // other fields are ignored (and drained by the next call)
+        }
+        let upload = Upload {
+            filename: field.file_name().map(str::to_owned),
+            declared_type: field.content_type().map(str::to_owned),
+            body: field.map_err(move |e| invalid_multipart(&e, max).0).boxed(),
+        };
+        let doc = state.vault.upload(None, upload).await?;
+        return Ok((StatusCode::CREATED, Json(doc.into())));
+    }
+}
+
+fn invalid_multipart(e: &axum::extract::multipart::MultipartError, limit: u64) -> ApiError {
+    // Hitting the body limit mid-stream is an oversized upload, not a malformed one.
+    if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        return ApiError(Error::TooLarge { limit });
+    }
+    ApiError::new("invalid_multipart", format!("malformed multipart body: {}", e.body_text()))
+}
+
+/// List documents, newest first, one page at a time.
+#[utoipa::path(
+    get, path = "/api/documents", tag = "documents", params(ListParams),
+    responses((status = 200, body = DocumentPage), (status = 400, body = ErrorBody))
+)]
+async fn list(State(state): State<AppState>, Query(p): Query<ListParams>) -> Result<Json<DocumentPage>, ApiError> {
+    let limit = p.limit.unwrap_or(50);
+    if !(1..=100).contains(&limit) {
+        return Err(ApiError::new("invalid_limit", "limit must be between 1 and 100"));
+    }
+    let after = p.cursor.as_deref().map(decode_cursor).transpose()?;
+    let page = state.vault.list_documents(None, after, limit).await?;
+    Ok(Json(DocumentPage {
+        items: page.items.into_iter().map(DocumentDto::from).collect(),
+        next_cursor: page.next.map(encode_cursor),
+    }))
+}
+
+fn encode_cursor(after: PageAfter) -> String {
+    URL_SAFE_NO_PAD.encode(format!("{}.{}", after.created_at.timestamp_micros(), after.id))
+}
+
+fn decode_cursor(raw: &str) -> Result<PageAfter, ApiError> {
+    let invalid = || ApiError::new("invalid_cursor", "cursor is not one this API returned");
+    let bytes = URL_SAFE_NO_PAD.decode(raw).map_err(|_| invalid())?;
+    let text = std::str::from_utf8(&bytes).map_err(|_| invalid())?;
+    let (micros, id) = text.split_once('.').ok_or_else(invalid)?;
+    let created_at = micros
+        .parse::<i64>()
+        .ok()
+        .and_then(DateTime::from_timestamp_micros)
+        .ok_or_else(invalid)?;
+    let id = Uuid::parse_str(id).map_err(|_| invalid())?;
+    Ok(PageAfter { created_at, id })
+}
+
+/// One document, with its extracted text.
+#[utoipa::path(
+    get, path = "/api/documents/{id}", tag = "documents", params(("id" = Uuid, Path)),
+    responses((status = 200, body = DocumentDetailDto), (status = 404, body = ErrorBody))
+)]
+async fn get_one(State(state): State<AppState>, Path(id): Path<Uuid>) -> Result<Json<DocumentDetailDto>, ApiError> {
+    let (doc, extracted_text) = state.vault.get_document(None, id).await?;
+    Ok(Json(DocumentDetailDto {
+        document: doc.into(),
+        extracted_text,
+    }))
+}
+
+/// Delete a document: its row and its bytes.
+#[utoipa::path(
+    delete, path = "/api/documents/{id}", tag = "documents", params(("id" = Uuid, Path)),
+    responses((status = 204), (status = 404, body = ErrorBody), (status = 503, body = ErrorBody))
+)]
+async fn delete_one(State(state): State<AppState>, Path(id): Path<Uuid>) -> Result<StatusCode, ApiError> {
+    state.vault.delete_document(None, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Download the document's bytes, streamed, as an attachment with its original filename.
+#[utoipa::path(
+    get, path = "/api/documents/{id}/content", tag = "documents", params(("id" = Uuid, Path)),
+    responses(
+        (status = 200, description = "the bytes", content_type = "application/octet-stream"),
+        (status = 404, body = ErrorBody),
+    )
+)]
+async fn content(State(state): State<AppState>, Path(id): Path<Uuid>) -> Result<Response, ApiError> {
+    let (row, body) = state.vault.open_content(None, id).await?;
+    let mut resp = Body::from_stream(body.map_err(std::io::Error::other)).into_response();
+    let h = resp.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(&row.content_type) {
+        h.insert(header::CONTENT_TYPE, v);
+    }
+    h.insert(header::CONTENT_LENGTH, HeaderValue::from(row.size_bytes));
+    if let Ok(v) = HeaderValue::from_str(&content_disposition(&row.filename)) {
+        h.insert(header::CONTENT_DISPOSITION, v);
+    }
+    // The bytes are the user's, not ours: never let a browser run them in our origin.
+    h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static("sandbox; default-src 'none'"));
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("private, no-cache"));
+    Ok(resp)
+}
+
+/// RFC 6266 / RFC 8187: an ASCII fallback `filename` plus the exact UTF-8 `filename*`.
+pub fn content_disposition(filename: &str) -> String {
+    const ATTR_CHAR: &AsciiSet = &NON_ALPHANUMERIC
+        .remove(b'!')
+        .remove(b'#')
+        .remove(b'$')
+        .remove(b'&')
+        .remove(b'+')
+        .remove(b'-')
+        .remove(b'.')
+        .remove(b'^')
+        .remove(b'_')
+        .remove(b'`')
+        .remove(b'|')
+        .remove(b'~');
+    let fallback: String = filename
+        .chars()
+        .map(|c| if c.is_ascii_graphic() && c != '"' && c != '\\' || c == ' ' { c } else { '_' })
+        .collect();
+    format!(
+        "attachment; filename=\"{fallback}\"; filename*=UTF-8''{}",
+        utf8_percent_encode(filename, ATTR_CHAR)
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursor_round_trips() {
+        let after = PageAfter {
+            created_at: DateTime::from_timestamp_micros(1_763_000_000_123_456).unwrap_or_default(),
+            id: Uuid::new_v4(),
+        };
+        assert_eq!(decode_cursor(&encode_cursor(after)).ok(), Some(after));
+        assert!(decode_cursor("not-a-cursor").is_err());
+        assert!(decode_cursor(&URL_SAFE_NO_PAD.encode("12.nope")).is_err());
+    }
+
+    #[test]
+    fn disposition_is_safe_for_any_name() {
+        assert_eq!(
+            content_disposition("a \"b\".pdf"),
+            "attachment; filename=\"a _b_.pdf\"; filename*=UTF-8''a%20%22b%22.pdf"
+        );
+        let d = content_disposition("Grüße\r\n.txt");
+        assert!(HeaderValue::from_str(&d).is_ok());
+        assert!(d.contains("filename*=UTF-8''Gr%C3%BC%C3%9Fe%0D%0A.txt"));
+    }
+}
