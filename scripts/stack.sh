@@ -252,7 +252,9 @@ case "${1:-up}" in
   down) stop_all ;;
   reset) stop_all; rm -rf "$STACK"; log "removed $STACK" ;;
   status)
-    ensure_secrets
+    [ -f "$STACK/secrets.env" ] || { echo "stack not set up (run: $0 up)"; exit 0; }
+    # shellcheck disable=SC1091
+    . "$STACK/secrets.env"
     pg_running && echo "postgres: running (:$PG_PORT)" || echo "postgres: stopped"
     redis_cli ping 2>/dev/null | grep -q PONG && echo "redis: running (:$REDIS_PORT)" || echo "redis: stopped"
     s3_up && echo "s3: running (:$S3_PORT)" || echo "s3: stopped"

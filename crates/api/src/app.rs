@@ -46,7 +46,9 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 /// The full router with its OpenAPI document served at `/api/openapi.json`.
 pub fn router(state: AppState) -> Router {
     let max_upload = state.vault.max_upload_bytes;
-    let upload_limit = usize::try_from(max_upload.saturating_add(routes::documents::MULTIPART_OVERHEAD)).unwrap_or(usize::MAX);
+    let upload_limit =
+        usize::try_from(max_upload.saturating_add(routes::documents::MULTIPART_OVERHEAD))
+            .unwrap_or(usize::MAX);
     let (api, mut openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(routes::documents::router().layer(DefaultBodyLimit::max(upload_limit)))
         .merge(routes::topics::router())
@@ -97,7 +99,11 @@ pub fn router(state: AppState) -> Router {
 }
 
 async fn not_found(uri: Uri) -> Response {
-    error_response(StatusCode::NOT_FOUND, "not_found", format!("no route for {}", uri.path()))
+    error_response(
+        StatusCode::NOT_FOUND,
+        "not_found",
+        format!("no route for {}", uri.path()),
+    )
 }
 
 async fn method_not_allowed(method: Method, uri: Uri) -> Response {
@@ -145,7 +151,10 @@ impl Application {
 
     /// Serves until `shutdown` resolves, then stops accepting, lets in-flight requests finish,
     /// and returns.
-    pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+    pub async fn run_until_stopped(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
         tracing::info!(port = self.port, "listening");
         axum::serve(self.listener, self.router)
             .with_graceful_shutdown(shutdown)
@@ -160,7 +169,10 @@ async fn ensure_bucket(vault: &Vault) -> anyhow::Result<()> {
         match vault.store.ensure_bucket().await {
             Ok(()) => return Ok(()),
             Err(Error::Unavailable { source, .. }) if tokio::time::Instant::now() < deadline => {
-                tracing::warn!(error = %source, "object store not reachable yet; retrying");
+                tracing::warn!(
+                    error = format!("{source:#}"),
+                    "object store not reachable yet; retrying"
+                );
                 tokio::time::sleep(Duration::from_secs(1)).await;
             }
             Err(e) => return Err(anyhow::Error::new(e).context("object store is not usable")),

@@ -58,26 +58,41 @@ pub fn error_response(status: StatusCode, code: &str, message: impl Into<String>
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         match self.0 {
-            Error::BadRequest { code, message } => error_response(StatusCode::BAD_REQUEST, code, message),
-            Error::Invalid(v) => error_response(StatusCode::UNPROCESSABLE_ENTITY, v.code, v.message),
+            Error::BadRequest { code, message } => {
+                error_response(StatusCode::BAD_REQUEST, code, message)
+            }
+            Error::Invalid(v) => {
+                error_response(StatusCode::UNPROCESSABLE_ENTITY, v.code, v.message)
+            }
             Error::NotFound(what) => error_response(
                 StatusCode::NOT_FOUND,
                 &format!("{}_not_found", what.replace(' ', "_")),
                 format!("{what} not found"),
             ),
-            Error::Conflict { code, message } => error_response(StatusCode::CONFLICT, code, message),
-            e @ Error::TooLarge { .. } => error_response(StatusCode::PAYLOAD_TOO_LARGE, "file_too_large", e.to_string()),
+            Error::Conflict { code, message } => {
+                error_response(StatusCode::CONFLICT, code, message)
+            }
+            e @ Error::TooLarge { .. } => error_response(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "file_too_large",
+                e.to_string(),
+            ),
             Error::UnsupportedType { code, message } => {
                 error_response(StatusCode::UNSUPPORTED_MEDIA_TYPE, code, message)
             }
             Error::Unavailable { dependency, source } => {
-                tracing::warn!(dependency = dependency.as_str(), error = ?source, "dependency unavailable");
+                tracing::warn!(
+                    dependency = dependency.as_str(),
+                    error = format!("{source:#}"),
+                    "dependency unavailable"
+                );
                 let mut resp = error_response(
                     StatusCode::SERVICE_UNAVAILABLE,
                     "dependency_unavailable",
                     format!("{} is unavailable; try again shortly", dependency.as_str()),
                 );
-                resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+                resp.headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
                 resp
             }
             Error::Internal(e) => {

@@ -9,7 +9,11 @@ use docuvault_core::{Config, config, db};
 use tokio_util::sync::CancellationToken;
 
 #[derive(Debug, Parser)]
-#[command(name = "docuvault", version, about = "DocuVault: a self-hosted, privacy-first document vault")]
+#[command(
+    name = "docuvault",
+    version,
+    about = "DocuVault: a self-hosted, privacy-first document vault"
+)]
 struct Cli {
     /// Log format: `pretty` for people, `json` for log collectors. Filter with RUST_LOG.
     #[arg(long, env = "LOG_FORMAT", value_enum, default_value_t = LogFormat::Pretty, global = true)]
@@ -47,7 +51,10 @@ fn main() -> ExitCode {
         tracing::error!("cannot read .env: {e}");
         return ExitCode::FAILURE;
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("cannot start the async runtime: {e}");
@@ -75,7 +82,8 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             let app = Application::build(&config).await?;
             let token = CancellationToken::new();
             tokio::spawn(cancel_on_signal(token.clone()));
-            app.run_until_stopped(async move { token.cancelled().await }).await?;
+            app.run_until_stopped(async move { token.cancelled().await })
+                .await?;
             tracing::info!("stopped");
             Ok(ExitCode::SUCCESS)
         }
@@ -129,7 +137,9 @@ fn init_tracing(format: LogFormat) {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,tower_http=info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     match format {
         LogFormat::Json => builder.json().init(),
         LogFormat::Pretty => builder.init(),

@@ -61,12 +61,16 @@ impl Config {
         let database = DatabaseConfig {
             url: Secret::new(env.postgres_url("DATABASE_URL")?),
             max_connections: env.parse_or("DATABASE_MAX_CONNECTIONS", 10)?,
-            acquire_timeout: Duration::from_millis(env.parse_or("DATABASE_ACQUIRE_TIMEOUT_MS", 3000)?),
+            acquire_timeout: Duration::from_millis(
+                env.parse_or("DATABASE_ACQUIRE_TIMEOUT_MS", 3000)?,
+            ),
         };
         let allow_http = env.parse_or("MINIO_ALLOW_HTTP", false)?;
         let object_store = ObjectStoreConfig {
             endpoint: env.s3_endpoint("MINIO_ENDPOINT", allow_http)?,
-            region: env.optional("MINIO_REGION").unwrap_or_else(|| "us-east-1".to_owned()),
+            region: env
+                .optional("MINIO_REGION")
+                .unwrap_or_else(|| "us-east-1".to_owned()),
             bucket: env.bucket("MINIO_BUCKET")?,
             access_key: env.required("MINIO_ACCESS_KEY")?,
             secret_key: Secret::new(env.required("MINIO_SECRET_KEY")?),
@@ -82,7 +86,12 @@ impl Config {
                 format!("must be at least {MIN_SECRET_KEY_LEN} characters (generate one with: openssl rand -base64 48)"),
             ));
         }
-        let bind_addr = env.parse_or("BIND_ADDR", DEFAULT_BIND_ADDR.parse().map_err(|_| env.problem("BIND_ADDR", "bad default"))?)?;
+        let bind_addr = env.parse_or(
+            "BIND_ADDR",
+            DEFAULT_BIND_ADDR
+                .parse()
+                .map_err(|_| env.problem("BIND_ADDR", "bad default"))?,
+        )?;
         let max_upload_bytes = env.parse_or("MAX_UPLOAD_BYTES", DEFAULT_MAX_UPLOAD_BYTES)?;
         if max_upload_bytes == 0 {
             return Err(env.problem("MAX_UPLOAD_BYTES", "must be greater than 0"));
@@ -101,7 +110,9 @@ impl Config {
 /// Reads `DATABASE_MIGRATE_URL`, the only setting `docuvault migrate` needs.
 pub fn migrate_url_from_env() -> Result<Secret<String>, ConfigError> {
     let lookup = |name: &str| std::env::var(name).ok();
-    Env(&lookup).postgres_url("DATABASE_MIGRATE_URL").map(Secret::new)
+    Env(&lookup)
+        .postgres_url("DATABASE_MIGRATE_URL")
+        .map(Secret::new)
 }
 
 struct Env<'a>(&'a dyn Fn(&str) -> Option<String>);
@@ -123,7 +134,11 @@ impl Env<'_> {
             .ok_or_else(|| self.problem(var, "is not set (see .env.example)"))
     }
 
-    fn parse_or<T: std::str::FromStr>(&self, var: &'static str, default: T) -> Result<T, ConfigError> {
+    fn parse_or<T: std::str::FromStr>(
+        &self,
+        var: &'static str,
+        default: T,
+    ) -> Result<T, ConfigError> {
         match self.optional(var) {
             None => Ok(default),
             Some(raw) => raw.trim().parse().map_err(|_| {
@@ -145,8 +160,12 @@ impl Env<'_> {
 
     fn s3_endpoint(&self, var: &'static str, allow_http: bool) -> Result<Url, ConfigError> {
         let raw = self.required(var)?;
-        let url = Url::parse(&raw)
-            .map_err(|_| self.problem(var, "must be an absolute URL such as https://s3.example.org or http://127.0.0.1:9000"))?;
+        let url = Url::parse(&raw).map_err(|_| {
+            self.problem(
+                var,
+                "must be an absolute URL such as https://s3.example.org or http://127.0.0.1:9000",
+            )
+        })?;
         let loopback = match url.host() {
             Some(url::Host::Domain(d)) => d == "localhost",
             Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
@@ -167,12 +186,16 @@ impl Env<'_> {
     fn bucket(&self, var: &'static str) -> Result<String, ConfigError> {
         let b = self.optional(var).unwrap_or_else(|| "docuvault".to_owned());
         let valid = (3..=63).contains(&b.len())
-            && b.bytes().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-' || c == b'.')
+            && b.bytes()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-' || c == b'.')
             && b.starts_with(|c: char| c.is_ascii_alphanumeric())
             && b.ends_with(|c: char| c.is_ascii_alphanumeric());
-        valid
-            .then_some(b)
-            .ok_or_else(|| self.problem(var, "must be a valid S3 bucket name (3-63 of a-z, 0-9, '-', '.')"))
+        valid.then_some(b).ok_or_else(|| {
+            self.problem(
+                var,
+                "must be a valid S3 bucket name (3-63 of a-z, 0-9, '-', '.')",
+            )
+        })
     }
 }
 
@@ -184,11 +207,17 @@ mod tests {
 
     fn base() -> HashMap<&'static str, String> {
         HashMap::from([
-            ("DATABASE_URL", "postgres://app:pw@127.0.0.1:5432/docuvault".to_owned()),
+            (
+                "DATABASE_URL",
+                "postgres://app:pw@127.0.0.1:5432/docuvault".to_owned(),
+            ),
             ("MINIO_ENDPOINT", "http://127.0.0.1:9000".to_owned()),
             ("MINIO_ACCESS_KEY", "app".to_owned()),
             ("MINIO_SECRET_KEY", "s3-secret-value".to_owned()),
-            ("REDIS_URL", "redis://default:pw@127.0.0.1:6379/0".to_owned()),
+            (
+                "REDIS_URL",
+                "redis://default:pw@127.0.0.1:6379/0".to_owned(),
+            ),
             ("SECRET_KEY", "k".repeat(40)),
         ])
     }
@@ -199,20 +228,29 @@ mod tests {
 
     #[test]
     fn defaults_apply() {
-        let c = load(&base()).map_err(|e| e.to_string());
-        let c = c.as_ref();
-        assert_eq!(c.map(|c| c.bind_addr.to_string()), Ok("127.0.0.1:8080".to_owned()).as_ref().map(Clone::clone));
-        assert_eq!(c.map(|c| c.max_upload_bytes), Ok(DEFAULT_MAX_UPLOAD_BYTES));
-        assert_eq!(c.map(|c| c.object_store.bucket.as_str()), Ok("docuvault"));
+        let c = load(&base()).unwrap();
+        assert_eq!(c.bind_addr.to_string(), "127.0.0.1:8080");
+        assert_eq!(c.max_upload_bytes, DEFAULT_MAX_UPLOAD_BYTES);
+        assert_eq!(c.object_store.bucket, "docuvault");
     }
 
     #[test]
     fn each_missing_variable_is_named() {
-        for var in ["DATABASE_URL", "MINIO_ENDPOINT", "MINIO_ACCESS_KEY", "MINIO_SECRET_KEY", "REDIS_URL", "SECRET_KEY"] {
+        for var in [
+            "DATABASE_URL",
+            "MINIO_ENDPOINT",
+            "MINIO_ACCESS_KEY",
+            "MINIO_SECRET_KEY",
+            "REDIS_URL",
+            "SECRET_KEY",
+        ] {
             let mut env = base();
             env.remove(var);
             let err = load(&env).err().map(|e| e.to_string()).unwrap_or_default();
-            assert_eq!(err, format!("configuration error: {var}: is not set (see .env.example)"));
+            assert_eq!(
+                err,
+                format!("configuration error: {var}: is not set (see .env.example)")
+            );
         }
     }
 
@@ -231,7 +269,10 @@ mod tests {
             let mut env = base();
             env.insert(var, value.to_owned());
             let err = load(&env).err().map(|e| e.to_string()).unwrap_or_default();
-            assert!(err.starts_with(&format!("configuration error: {var}: ")), "{var}: {err}");
+            assert!(
+                err.starts_with(&format!("configuration error: {var}: ")),
+                "{var}: {err}"
+            );
             assert!(!err.contains("supersecretpw"), "{err}");
             assert!(!err.contains('\n'));
         }

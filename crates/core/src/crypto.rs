@@ -50,29 +50,51 @@ impl Sealer {
         }
     }
 
-    fn cipher(&self, purpose: Purpose, owner: Option<Uuid>) -> Result<XChaCha20Poly1305, OpenError> {
+    fn cipher(
+        &self,
+        purpose: Purpose,
+        owner: Option<Uuid>,
+    ) -> Result<XChaCha20Poly1305, OpenError> {
         let owner = owner.map_or_else(|| "null-user".to_owned(), |id| id.to_string());
         let info = format!("{}:{owner}", purpose.label());
         let mut key = [0u8; 32];
         // Only fails for outputs longer than 255 * 32 bytes; 32 is always fine.
-        self.hkdf.expand(info.as_bytes(), &mut key).map_err(|_| OpenError)?;
+        self.hkdf
+            .expand(info.as_bytes(), &mut key)
+            .map_err(|_| OpenError)?;
         Ok(XChaCha20Poly1305::new(&key.into()))
     }
 
     /// Seals `plaintext` for `owner`; the result starts with the random nonce.
-    pub fn seal(&self, purpose: Purpose, owner: Option<Uuid>, plaintext: &[u8]) -> anyhow::Result<Vec<u8>> {
+    pub fn seal(
+        &self,
+        purpose: Purpose,
+        owner: Option<Uuid>,
+        plaintext: &[u8],
+    ) -> anyhow::Result<Vec<u8>> {
         let nonce = XChaCha20Poly1305::generate_nonce(&mut OsRng);
         let aad = purpose.label().as_bytes();
         let ct = self
             .cipher(purpose, owner)?
-            .encrypt(&nonce, Payload { msg: plaintext, aad })
+            .encrypt(
+                &nonce,
+                Payload {
+                    msg: plaintext,
+                    aad,
+                },
+            )
             .map_err(|_| anyhow::anyhow!("sealing failed"))?;
         let mut out = nonce.to_vec();
         out.extend_from_slice(&ct);
         Ok(out)
     }
 
-    pub fn open(&self, purpose: Purpose, owner: Option<Uuid>, sealed: &[u8]) -> Result<Vec<u8>, OpenError> {
+    pub fn open(
+        &self,
+        purpose: Purpose,
+        owner: Option<Uuid>,
+        sealed: &[u8],
+    ) -> Result<Vec<u8>, OpenError> {
         if sealed.len() < NONCE_LEN {
             return Err(OpenError);
         }
@@ -96,11 +118,19 @@ mod tests {
     fn round_trips_and_binds_owner_and_key() {
         let s = sealer("a");
         let alice = Some(Uuid::new_v4());
-        let sealed = s.seal(Purpose::AiApiKey, alice, b"sk-123").unwrap_or_default();
+        let sealed = s
+            .seal(Purpose::AiApiKey, alice, b"sk-123")
+            .unwrap_or_default();
         assert!(!sealed.windows(6).any(|w| w == b"sk-123"));
-        assert_eq!(s.open(Purpose::AiApiKey, alice, &sealed).ok(), Some(b"sk-123".to_vec()));
+        assert_eq!(
+            s.open(Purpose::AiApiKey, alice, &sealed).ok(),
+            Some(b"sk-123".to_vec())
+        );
         assert!(s.open(Purpose::AiApiKey, None, &sealed).is_err());
-        assert!(s.open(Purpose::AiApiKey, Some(Uuid::new_v4()), &sealed).is_err());
+        assert!(
+            s.open(Purpose::AiApiKey, Some(Uuid::new_v4()), &sealed)
+                .is_err()
+        );
         assert!(sealer("b").open(Purpose::AiApiKey, alice, &sealed).is_err());
         let mut tampered = sealed.clone();
         if let Some(last) = tampered.last_mut() {

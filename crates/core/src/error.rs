@@ -56,6 +56,18 @@ pub enum Error {
 }
 
 impl Error {
+    /// The error and every cause on one line, for logs (no backtrace, no secrets: sources never
+    /// carry credentials).
+    pub fn chain(&self) -> String {
+        match self {
+            Self::Unavailable { dependency, source } => {
+                format!("{}: {source:#}", dependency.as_str())
+            }
+            Self::Internal(e) => format!("{e:#}"),
+            other => other.to_string(),
+        }
+    }
+
     pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
         Self::BadRequest {
             code,
@@ -79,6 +91,9 @@ impl From<sqlx::Error> for Error {
             | sqlx::Error::PoolClosed
             | sqlx::Error::Io(_)
             | sqlx::Error::Tls(_)
+            // A peer that accepts and then hangs up mid-handshake (a restarting server or pooler)
+            // surfaces as a protocol error.
+            | sqlx::Error::Protocol(_)
             | sqlx::Error::WorkerCrashed => Self::unavailable(Dependency::Postgres, e),
             sqlx::Error::Database(ref db)
                 if db.code().is_some_and(|c| c.starts_with("08") || c == "57P01" || c == "57P03") =>

@@ -8,7 +8,7 @@ use crate::db;
 use crate::services::Vault;
 
 /// Each probe's budget; the three run at once, so the whole report takes about this long at most.
-pub const PROBE_TIMEOUT: Duration = Duration::from_millis(1500);
+pub const PROBE_TIMEOUT: Duration = Duration::from_millis(1200);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Probe {
@@ -47,11 +47,15 @@ where
     match tokio::time::timeout(PROBE_TIMEOUT, check).await {
         Ok(Ok(())) => Probe::Ok,
         Ok(Err(e)) => {
-            tracing::warn!(dependency = name, error = ?e, "health probe failed");
+            tracing::warn!(dependency = name, error = %e.chain(), "health probe failed");
             Probe::Down
         }
         Err(_) => {
-            tracing::warn!(dependency = name, timeout_ms = PROBE_TIMEOUT.as_millis() as u64, "health probe timed out");
+            tracing::warn!(
+                dependency = name,
+                timeout_ms = PROBE_TIMEOUT.as_millis() as u64,
+                "health probe timed out"
+            );
             Probe::Down
         }
     }

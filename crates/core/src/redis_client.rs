@@ -51,7 +51,10 @@ impl RedisClient {
         if pong == "PONG" {
             Ok(())
         } else {
-            Err(Error::unavailable(Dependency::Redis, anyhow::anyhow!("PING answered {pong:?}")))
+            Err(Error::unavailable(
+                Dependency::Redis,
+                anyhow::anyhow!("PING answered {pong:?}"),
+            ))
         }
     }
 }

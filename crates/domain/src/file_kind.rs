@@ -74,7 +74,12 @@ impl FileKind {
     /// The type a client claimed through a MIME type, if it names one we know.
     /// `application/octet-stream` and unknown types claim nothing.
     pub fn from_mime(mime: &str) -> Option<FileKind> {
-        let essence = mime.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+        let essence = mime
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase();
         Some(match essence.as_str() {
             "application/pdf" | "application/x-pdf" => Self::Pdf,
             "text/plain" => Self::PlainText,
@@ -113,14 +118,8 @@ mod tests {
 
     #[test]
     fn recognises_magic_numbers() {
-        assert_eq!(
-            FileKind::sniff(b"%PDF-1.7\n%\xE2\xE3"),
-            Some(FileKind::Pdf)
-        );
-        assert_eq!(
-            FileKind::sniff(b"\r\n%PDF-1.4"),
-            Some(FileKind::Pdf)
-        );
+        assert_eq!(FileKind::sniff(b"%PDF-1.7\n%\xE2\xE3"), Some(FileKind::Pdf));
+        assert_eq!(FileKind::sniff(b"\r\n%PDF-1.4"), Some(FileKind::Pdf));
         assert_eq!(
             FileKind::sniff(b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR"),
             Some(FileKind::Png)

@@ -58,15 +58,27 @@ mod tests {
 
     #[test]
     fn keeps_only_the_last_path_component() {
-        assert_eq!(Filename::sanitize("../../etc/passwd.pdf").as_str(), "passwd.pdf");
-        assert_eq!(Filename::sanitize(r"C:\Users\me\scan.tiff").as_str(), "scan.tiff");
+        assert_eq!(
+            Filename::sanitize("../../etc/passwd.pdf").as_str(),
+            "passwd.pdf"
+        );
+        assert_eq!(
+            Filename::sanitize(r"C:\Users\me\scan.tiff").as_str(),
+            "scan.tiff"
+        );
         assert_eq!(Filename::sanitize("dir/").as_str(), "untitled");
     }
 
     #[test]
     fn drops_controls_and_bidi_overrides() {
-        assert_eq!(Filename::sanitize("in\u{0}voice\n.pdf").as_str(), "invoice.pdf");
-        assert_eq!(Filename::sanitize("evil\u{202E}fdp.exe").as_str(), "evilfdp.exe");
+        assert_eq!(
+            Filename::sanitize("in\u{0}voice\n.pdf").as_str(),
+            "invoice.pdf"
+        );
+        assert_eq!(
+            Filename::sanitize("evil\u{202E}fdp.exe").as_str(),
+            "evilfdp.exe"
+        );
         assert_eq!(Filename::sanitize("  ...  ").as_str(), "untitled");
         assert_eq!(Filename::sanitize(".bashrc").as_str(), "bashrc");
     }

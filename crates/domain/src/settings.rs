@@ -123,24 +123,45 @@ mod tests {
         );
         let u = u.map_err(|e| e.code);
         assert_eq!(u.as_ref().map(|u| u.provider), Ok(AiProviderKind::OpenAi));
-        assert_eq!(u.as_ref().map(|u| u.model.clone()), Ok(Some("gpt-4o-mini".into())));
+        assert_eq!(
+            u.as_ref().map(|u| u.model.clone()),
+            Ok(Some("gpt-4o-mini".into()))
+        );
         assert_eq!(u.map(|u| u.api_key), Ok(Some(Some("sk-test".into()))));
     }
 
     #[test]
     fn refuses_bad_values() {
         let code = |r: Result<AiSettingsUpdate, ValidationError>| r.err().map(|e| e.code);
-        assert_eq!(code(AiSettingsUpdate::parse("gpt", None, None, None)), Some("invalid_provider"));
         assert_eq!(
-            code(AiSettingsUpdate::parse("local", None, Some("file:///etc/passwd"), None)),
+            code(AiSettingsUpdate::parse("gpt", None, None, None)),
+            Some("invalid_provider")
+        );
+        assert_eq!(
+            code(AiSettingsUpdate::parse(
+                "local",
+                None,
+                Some("file:///etc/passwd"),
+                None
+            )),
             Some("invalid_base_url")
         );
         assert_eq!(
-            code(AiSettingsUpdate::parse("local", None, Some("http://u:p@host/"), None)),
+            code(AiSettingsUpdate::parse(
+                "local",
+                None,
+                Some("http://u:p@host/"),
+                None
+            )),
             Some("invalid_base_url")
         );
         assert_eq!(
-            code(AiSettingsUpdate::parse("local", Some(&"m".repeat(201)), None, None)),
+            code(AiSettingsUpdate::parse(
+                "local",
+                Some(&"m".repeat(201)),
+                None,
+                None
+            )),
             Some("invalid_model")
         );
     }
@@ -149,7 +170,8 @@ mod tests {
     fn empty_key_clears_and_absent_key_keeps() {
         let keep = AiSettingsUpdate::parse("local", None, None, None).map(|u| u.api_key);
         assert_eq!(keep, Ok(None));
-        let clear = AiSettingsUpdate::parse("local", None, None, Some(Some(" "))).map(|u| u.api_key);
+        let clear =
+            AiSettingsUpdate::parse("local", None, None, Some(Some(" "))).map(|u| u.api_key);
         assert_eq!(clear, Ok(Some(None)));
     }
 }

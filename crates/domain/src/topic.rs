@@ -44,7 +44,9 @@ impl TopicDescription {
         if d.chars().count() > MAX_TOPIC_DESCRIPTION_CHARS {
             return Err(ValidationError::new(
                 "invalid_topic_description",
-                format!("topic description must be at most {MAX_TOPIC_DESCRIPTION_CHARS} characters"),
+                format!(
+                    "topic description must be at most {MAX_TOPIC_DESCRIPTION_CHARS} characters"
+                ),
             ));
         }
         Ok(Self(d.to_owned()))
@@ -91,7 +93,10 @@ mod tests {
 
     #[test]
     fn names_are_trimmed_and_bounded() {
-        assert_eq!(TopicName::parse("  Finance ").map(|n| n.0), Ok("Finance".into()));
+        assert_eq!(
+            TopicName::parse("  Finance ").map(|n| n.0),
+            Ok("Finance".into())
+        );
         assert!(TopicName::parse("   ").is_err());
         assert!(TopicName::parse(&"x".repeat(65)).is_err());
         assert!(TopicName::parse(&"ü".repeat(64)).is_ok());
@@ -100,9 +105,17 @@ mod tests {
 
     #[test]
     fn colours() {
-        assert_eq!(TopicColor::parse("#A0b1C2").map(|c| c.0), Ok("#a0b1c2".into()));
-        for bad in ["", "#fff", "a0b1c2", "#a0b1c", "#a0b1c2f", "#ggg000", "#ééé"] {
-            assert_eq!(TopicColor::parse(bad).map_err(|e| e.code), Err("invalid_color"));
+        assert_eq!(
+            TopicColor::parse("#A0b1C2").map(|c| c.0),
+            Ok("#a0b1c2".into())
+        );
+        for bad in [
+            "", "#fff", "a0b1c2", "#a0b1c", "#a0b1c2f", "#ggg000", "#ééé",
+        ] {
+            assert_eq!(
+                TopicColor::parse(bad).map_err(|e| e.code),
+                Err("invalid_color")
+            );
         }
     }
 

@@ -161,7 +161,10 @@ fn invalid_multipart(e: &axum::extract::multipart::MultipartError, limit: u64) -
     if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
         return ApiError(Error::TooLarge { limit });
     }
-    ApiError::new("invalid_multipart", format!("malformed multipart body: {}", e.body_text()))
+    ApiError::new(
+        "invalid_multipart",
+        format!("malformed multipart body: {}", e.body_text()),
+    )
 }
 
 /// List documents, newest first, one page at a time.
@@ -169,10 +172,16 @@ fn invalid_multipart(e: &axum::extract::multipart::MultipartError, limit: u64) -
     get, path = "/api/documents", tag = "documents", params(ListParams),
     responses((status = 200, body = DocumentPage), (status = 400, body = ErrorBody))
 )]
-async fn list(State(state): State<AppState>, Query(p): Query<ListParams>) -> Result<Json<DocumentPage>, ApiError> {
+async fn list(
+    State(state): State<AppState>,
+    Query(p): Query<ListParams>,
+) -> Result<Json<DocumentPage>, ApiError> {
     let limit = p.limit.unwrap_or(50);
     if !(1..=100).contains(&limit) {
-        return Err(ApiError::new("invalid_limit", "limit must be between 1 and 100"));
+        return Err(ApiError::new(
+            "invalid_limit",
+            "limit must be between 1 and 100",
+        ));
     }
     let after = p.cursor.as_deref().map(decode_cursor).transpose()?;
     let page = state.vault.list_documents(None, after, limit).await?;
@@ -183,7 +192,11 @@ async fn list(State(state): State<AppState>, Query(p): Query<ListParams>) -> Res
 }
 
 fn encode_cursor(after: PageAfter) -> String {
-    URL_SAFE_NO_PAD.encode(format!("{}.{}", after.created_at.timestamp_micros(), after.id))
+    URL_SAFE_NO_PAD.encode(format!(
+        "{}.{}",
+        after.created_at.timestamp_micros(),
+        after.id
+    ))
 }
 
 fn decode_cursor(raw: &str) -> Result<PageAfter, ApiError> {
@@ -205,7 +218,10 @@ fn decode_cursor(raw: &str) -> Result<PageAfter, ApiError> {
     get, path = "/api/documents/{id}", tag = "documents", params(("id" = Uuid, Path)),
     responses((status = 200, body = DocumentDetailDto), (status = 404, body = ErrorBody))
 )]
-async fn get_one(State(state): State<AppState>, Path(id): Path<Uuid>) -> Result<Json<DocumentDetailDto>, ApiError> {
+async fn get_one(
+    State(state): State<AppState>,
+    Path(id): Path<Uuid>,
+) -> Result<Json<DocumentDetailDto>, ApiError> {
     let (doc, extracted_text) = state.vault.get_document(None, id).await?;
     Ok(Json(DocumentDetailDto {
         document: doc.into(),
@@ -218,7 +234,10 @@ async fn get_one(State(state): State<AppState>, Path(id): Path<Uuid>) -> Result<
     delete, path = "/api/documents/{id}", tag = "documents", params(("id" = Uuid, Path)),
     responses((status = 204), (status = 404, body = ErrorBody), (status = 503, body = ErrorBody))
 )]
-async fn delete_one(State(state): State<AppState>, Path(id): Path<Uuid>) -> Result<StatusCode, ApiError> {
+async fn delete_one(
+    State(state): State<AppState>,
+    Path(id): Path<Uuid>,
+) -> Result<StatusCode, ApiError> {
     state.vault.delete_document(None, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -231,7 +250,10 @@ async fn delete_one(State(state): State<AppState>, Path(id): Path<Uuid>) -> Resu
         (status = 404, body = ErrorBody),
     )
 )]
-async fn content(State(state): State<AppState>, Path(id): Path<Uuid>) -> Result<Response, ApiError> {
+async fn content(
+    State(state): State<AppState>,
+    Path(id): Path<Uuid>,
+) -> Result<Response, ApiError> {
     let (row, body) = state.vault.open_content(None, id).await?;
     let mut resp = Body::from_stream(body.map_err(std::io::Error::other)).into_response();
     let h = resp.headers_mut();
@@ -243,8 +265,14 @@ async fn content(State(state): State<AppState>, Path(id): Path<Uuid>) -> Result<
         h.insert(header::CONTENT_DISPOSITION, v);
     }
     // The bytes are the user's, not ours: never let a browser run them in our origin.
-    h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static("sandbox; default-src 'none'"));
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("private, no-cache"));
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("sandbox; default-src 'none'"),
+    );
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("private, no-cache"),
+    );
     Ok(resp)
 }
 
@@ -265,7 +293,13 @@ pub fn content_disposition(filename: &str) -> String {
         .remove(b'~');
     let fallback: String = filename
         .chars()
-        .map(|c| if c.is_ascii_graphic() && c != '"' && c != '\\' || c == ' ' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_graphic() && c != '"' && c != '\\' || c == ' ' {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect();
     format!(
         "attachment; filename=\"{fallback}\"; filename*=UTF-8''{}",

@@ -1,5 +1,5 @@
 //! `GET /health`: every dependency probed at once and named; 503 if any is down. Answers within
-//! about 1.5 s even when a dependency hangs (each probe has its own timeout).
+//! about 1.2 s even when a dependency hangs (each probe has its own timeout).
 
 use axum::extract::State;
 use axum::http::StatusCode;

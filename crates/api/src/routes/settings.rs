@@ -69,12 +69,17 @@ async fn get_settings(State(state): State<AppState>) -> Result<Json<SettingsDto>
     put, path = "/api/settings", tag = "settings", request_body = SettingsUpdateDto,
     responses((status = 200, body = SettingsDto), (status = 422, body = ErrorBody))
 )]
-async fn put_settings(State(state): State<AppState>, Json(body): Json<SettingsUpdateDto>) -> Result<Json<SettingsDto>, ApiError> {
+async fn put_settings(
+    State(state): State<AppState>,
+    Json(body): Json<SettingsUpdateDto>,
+) -> Result<Json<SettingsDto>, ApiError> {
     let update = AiSettingsUpdate::parse(
         &body.provider,
         body.model.as_deref(),
         body.base_url.as_deref(),
         body.api_key.as_ref().map(Option::as_deref),
     )?;
-    Ok(Json(state.vault.update_ai_settings(None, update).await?.into()))
+    Ok(Json(
+        state.vault.update_ai_settings(None, update).await?.into(),
+    ))
 }

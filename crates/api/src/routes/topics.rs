@@ -83,7 +83,10 @@ async fn list(State(state): State<AppState>) -> Result<Json<Vec<TopicDto>>, ApiE
         (status = 422, description = "invalid name, description or colour", body = ErrorBody),
     )
 )]
-async fn create(State(state): State<AppState>, Json(input): Json<TopicInputDto>) -> Result<(StatusCode, Json<TopicDto>), ApiError> {
+async fn create(
+    State(state): State<AppState>,
+    Json(input): Json<TopicInputDto>,
+) -> Result<(StatusCode, Json<TopicDto>), ApiError> {
     let topic = state.vault.create_topic(None, &input.into()).await?;
     Ok((StatusCode::CREATED, Json(topic.into())))
 }
@@ -112,7 +115,10 @@ async fn update(
     delete, path = "/api/topics/{id}", tag = "topics", params(("id" = Uuid, Path)),
     responses((status = 204), (status = 404, body = ErrorBody))
 )]
-async fn delete(State(state): State<AppState>, Path(id): Path<Uuid>) -> Result<StatusCode, ApiError> {
+async fn delete(
+    State(state): State<AppState>,
+    Path(id): Path<Uuid>,
+) -> Result<StatusCode, ApiError> {
     state.vault.delete_topic(None, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -21,7 +21,10 @@ pub async fn get(pool: &PgPool, owner: Option<Uuid>) -> Result<Option<AiSettings
         "SELECT provider, model, base_url, api_key_enc, updated_at FROM ai_settings WHERE {}",
         owned(owner)
     );
-    Ok(sqlx::query_as(AssertSqlSafe(sql)).bind(owner).fetch_optional(pool).await?)
+    Ok(sqlx::query_as(AssertSqlSafe(sql))
+        .bind(owner)
+        .fetch_optional(pool)
+        .await?)
 }
 
 /// What to do with the stored API key.

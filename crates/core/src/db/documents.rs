@@ -56,8 +56,7 @@ pub(crate) const fn owned(owner: Option<Uuid>) -> &'static str {
     }
 }
 
-const COLUMNS: &str =
-    "id, user_id, filename, object_key, content_type, size_bytes, status, error, created_at, updated_at";
+const COLUMNS: &str = "id, user_id, filename, object_key, content_type, size_bytes, status, error, created_at, updated_at";
 
 pub async fn insert(db: impl PgExecutor<'_>, doc: &NewDocument<'_>) -> Result<DocumentRow> {
     let sql = format!(
@@ -84,7 +83,12 @@ pub struct PageAfter {
 }
 
 /// One page, newest first, by keyset (stays fast deep into the list, unlike OFFSET).
-pub async fn list(pool: &PgPool, owner: Option<Uuid>, after: Option<PageAfter>, limit: i64) -> Result<Vec<DocumentRow>> {
+pub async fn list(
+    pool: &PgPool,
+    owner: Option<Uuid>,
+    after: Option<PageAfter>,
+    limit: i64,
+) -> Result<Vec<DocumentRow>> {
     let owned = owned(owner);
     let sql = format!(
         "SELECT {COLUMNS} FROM documents
@@ -105,21 +109,41 @@ pub async fn list(pool: &PgPool, owner: Option<Uuid>, after: Option<PageAfter>, 
 pub async fn get(pool: &PgPool, owner: Option<Uuid>, id: Uuid) -> Result<Option<DocumentRow>> {
     let owned = owned(owner);
     let sql = format!("SELECT {COLUMNS} FROM documents WHERE {owned} AND id = $2");
-    Ok(sqlx::query_as(AssertSqlSafe(sql)).bind(owner).bind(id).fetch_optional(pool).await?)
+    Ok(sqlx::query_as(AssertSqlSafe(sql))
+        .bind(owner)
+        .bind(id)
+        .fetch_optional(pool)
+        .await?)
 }
 
-pub async fn extracted_text(pool: &PgPool, owner: Option<Uuid>, id: Uuid) -> Result<Option<String>> {
+pub async fn extracted_text(
+    pool: &PgPool,
+    owner: Option<Uuid>,
+    id: Uuid,
+) -> Result<Option<String>> {
     let owned = owned(owner);
     let sql = format!("SELECT extracted_text FROM documents WHERE {owned} AND id = $2");
-    let row: Option<(Option<String>,)> = sqlx::query_as(AssertSqlSafe(sql)).bind(owner).bind(id).fetch_optional(pool).await?;
+    let row: Option<(Option<String>,)> = sqlx::query_as(AssertSqlSafe(sql))
+        .bind(owner)
+        .bind(id)
+        .fetch_optional(pool)
+        .await?;
     Ok(row.and_then(|(t,)| t))
 }
 
 /// Deletes the row and returns its object key, if the owner has such a document.
-pub async fn delete(db: impl PgExecutor<'_>, owner: Option<Uuid>, id: Uuid) -> Result<Option<String>> {
+pub async fn delete(
+    db: impl PgExecutor<'_>,
+    owner: Option<Uuid>,
+    id: Uuid,
+) -> Result<Option<String>> {
     let owned = owned(owner);
     let sql = format!("DELETE FROM documents WHERE {owned} AND id = $2 RETURNING object_key");
-    let row: Option<(String,)> = sqlx::query_as(AssertSqlSafe(sql)).bind(owner).bind(id).fetch_optional(db).await?;
+    let row: Option<(String,)> = sqlx::query_as(AssertSqlSafe(sql))
+        .bind(owner)
+        .bind(id)
+        .fetch_optional(db)
+        .await?;
     Ok(row.map(|(k,)| k))
 }
 

@@ -22,7 +22,10 @@ use crate::config::DatabaseConfig;
 /// The migrations in `migrations/`, compiled into the binary.
 pub static MIGRATOR: Migrator = sqlx::migrate!("../../migrations");
 
-fn connect_options(url: &Secret<String>, application_name: &str) -> anyhow::Result<PgConnectOptions> {
+fn connect_options(
+    url: &Secret<String>,
+    application_name: &str,
+) -> anyhow::Result<PgConnectOptions> {
     // sqlx's parse errors do not echo the URL, so the password stays out of the message.
     Ok(PgConnectOptions::from_str(url.expose())
         .context("invalid PostgreSQL URL")?

@@ -39,8 +39,14 @@ fn map_unique(e: sqlx::Error, name: &TopicName) -> Error {
 }
 
 pub async fn list(pool: &PgPool, owner: Option<Uuid>) -> Result<Vec<TopicRow>> {
-    let sql = format!("SELECT {COLUMNS} FROM topics WHERE {} ORDER BY lower(name), id", owned(owner));
-    Ok(sqlx::query_as(AssertSqlSafe(sql)).bind(owner).fetch_all(pool).await?)
+    let sql = format!(
+        "SELECT {COLUMNS} FROM topics WHERE {} ORDER BY lower(name), id",
+        owned(owner)
+    );
+    Ok(sqlx::query_as(AssertSqlSafe(sql))
+        .bind(owner)
+        .fetch_all(pool)
+        .await?)
 }
 
 pub async fn create(pool: &PgPool, owner: Option<Uuid>, t: &TopicFields) -> Result<TopicRow> {
@@ -58,7 +64,12 @@ pub async fn create(pool: &PgPool, owner: Option<Uuid>, t: &TopicFields) -> Resu
 }
 
 /// Replaces a topic's fields; `None` if the owner has no such topic.
-pub async fn update(pool: &PgPool, owner: Option<Uuid>, id: Uuid, t: &TopicFields) -> Result<Option<TopicRow>> {
+pub async fn update(
+    pool: &PgPool,
+    owner: Option<Uuid>,
+    id: Uuid,
+    t: &TopicFields,
+) -> Result<Option<TopicRow>> {
     let sql = format!(
         "UPDATE topics SET name = $3, description = $4, color = $5
          WHERE {} AND id = $2 RETURNING {COLUMNS}",
@@ -78,6 +89,10 @@ pub async fn update(pool: &PgPool, owner: Option<Uuid>, id: Uuid, t: &TopicField
 /// Deletes a topic (and, by cascade, its attachments to documents); `false` if there was none.
 pub async fn delete(pool: &PgPool, owner: Option<Uuid>, id: Uuid) -> Result<bool> {
     let sql = format!("DELETE FROM topics WHERE {} AND id = $2", owned(owner));
-    let done = sqlx::query(AssertSqlSafe(sql)).bind(owner).bind(id).execute(pool).await?;
+    let done = sqlx::query(AssertSqlSafe(sql))
+        .bind(owner)
+        .bind(id)
+        .execute(pool)
+        .await?;
     Ok(done.rows_affected() > 0)
 }

@@ -60,14 +60,23 @@ impl Vault {
         }
         let kind = FileKind::sniff(&head).ok_or_else(|| Error::UnsupportedType {
             code: "unsupported_file_type",
-            message: "this file type is not supported; upload a PDF, plain text, PNG, JPEG or TIFF file".into(),
+            message:
+                "this file type is not supported; upload a PDF, plain text, PNG, JPEG or TIFF file"
+                    .into(),
         })?;
         check_claims(kind, upload.declared_type.as_deref(), &filename)?;
 
         let id = Uuid::new_v4();
         let key = ObjectKey::for_document(owner, id, kind);
-        let rest = if at_eof { stream::empty().boxed() } else { body };
-        let limited = limit_size(stream::once(async move { Ok(head) }).chain(rest).boxed(), self.max_upload_bytes);
+        let rest = if at_eof {
+            stream::empty().boxed()
+        } else {
+            body
+        };
+        let limited = limit_size(
+            stream::once(async move { Ok(head) }).chain(rest).boxed(),
+            self.max_upload_bytes,
+        );
         let size = self.store.put_stream(&key, kind.mime(), limited).await?;
 
         let new = NewDocument {
@@ -76,13 +85,18 @@ impl Vault {
             filename: filename.as_str(),
             object_key: key.as_str(),
             content_type: kind.mime(),
-            size_bytes: i64::try_from(size).map_err(|_| Error::TooLarge { limit: self.max_upload_bytes })?,
+            size_bytes: i64::try_from(size).map_err(|_| Error::TooLarge {
+                limit: self.max_upload_bytes,
+            })?,
         };
         // The pipeline issue adds its outbox job to this same insert's transaction.
         match q::insert(&self.db, &new).await {
             Ok(row) => {
                 tracing::info!(document_id = %id, size_bytes = size, content_type = kind.mime(), "document uploaded");
-                Ok(Document { row, topics: Vec::new() })
+                Ok(Document {
+                    row,
+                    topics: Vec::new(),
+                })
             }
             Err(e) => {
                 self.delete_object_after_failure(&key).await;
@@ -96,11 +110,16 @@ impl Vault {
         if let Err(e) = self.store.delete(key).await {
             // Unreachable store right after a successful PUT: the object is orphaned. It has no
             // row, so no user can see it; log it for an operator to remove.
-            tracing::error!(object_key = %key, error = ?e, "orphaned object after a failed insert");
+            tracing::error!(object_key = %key, error = %e.chain(), "orphaned object after a failed insert");
         }
     }
 
-    pub async fn list_documents(&self, owner: Option<Uuid>, after: Option<PageAfter>, limit: i64) -> Result<Page> {
+    pub async fn list_documents(
+        &self,
+        owner: Option<Uuid>,
+        after: Option<PageAfter>,
+        limit: i64,
+    ) -> Result<Page> {
         let limit = limit.clamp(1, MAX_PAGE_SIZE);
         // One extra row tells whether there is a next page without a COUNT.
         let mut rows = q::list(&self.db, owner, after, limit + 1).await?;
@@ -117,16 +136,32 @@ impl Vault {
         Ok(Page { items, next })
     }
 
-    pub async fn get_document(&self, owner: Option<Uuid>, id: Uuid) -> Result<(Document, Option<String>)> {
-        let row = q::get(&self.db, owner, id).await?.ok_or(Error::NotFound("document"))?;
+    pub async fn get_document(
+        &self,
+        owner: Option<Uuid>,
+        id: Uuid,
+    ) -> Result<(Document, Option<String>)> {
+        let row = q::get(&self.db, owner, id)
+            .await?
+            .ok_or(Error::NotFound("document"))?;
         let text = q::extracted_text(&self.db, owner, id).await?;
-        let doc = self.with_topics(vec![row]).await?.pop().ok_or(Error::NotFound("document"))?;
+        let doc = self
+            .with_topics(vec![row])
+            .await?
+            .pop()
+            .ok_or(Error::NotFound("document"))?;
         Ok((doc, text))
     }
 
     /// The document and a stream of its bytes.
-    pub async fn open_content(&self, owner: Option<Uuid>, id: Uuid) -> Result<(DocumentRow, ByteStream<'static>)> {
-        let row = q::get(&self.db, owner, id).await?.ok_or(Error::NotFound("document"))?;
+    pub async fn open_content(
+        &self,
+        owner: Option<Uuid>,
+        id: Uuid,
+    ) -> Result<(DocumentRow, ByteStream<'static>)> {
+        let row = q::get(&self.db, owner, id)
+            .await?
+            .ok_or(Error::NotFound("document"))?;
         let body = self
             .store
             .get_stream(&ObjectKey::from_stored(row.object_key.clone()))
@@ -138,7 +173,9 @@ impl Vault {
     /// (the transaction rolls back) and the caller gets the error to retry.
     pub async fn delete_document(&self, owner: Option<Uuid>, id: Uuid) -> Result<()> {
         let mut tx = self.db.begin().await?;
-        let key = q::delete(&mut *tx, owner, id).await?.ok_or(Error::NotFound("document"))?;
+        let key = q::delete(&mut *tx, owner, id)
+            .await?
+            .ok_or(Error::NotFound("document"))?;
         self.store.delete(&ObjectKey::from_stored(key)).await?;
         tx.commit().await?;
         tracing::info!(document_id = %id, "document deleted");
@@ -195,7 +232,10 @@ fn check_claims(kind: FileKind, declared_type: Option<&str>, filename: &Filename
     {
         return Err(mismatch(claimed, "declared content type"));
     }
-    if let Some(claimed) = filename.extension().as_deref().and_then(FileKind::from_extension)
+    if let Some(claimed) = filename
+        .extension()
+        .as_deref()
+        .and_then(FileKind::from_extension)
         && claimed != kind
     {
         return Err(mismatch(claimed, "file extension"));
@@ -225,7 +265,10 @@ mod tests {
 
     #[tokio::test]
     async fn limit_size_stops_at_the_limit() {
-        let chunks: Vec<Result<Bytes>> = vec![Ok(Bytes::from_static(b"12345")), Ok(Bytes::from_static(b"678"))];
+        let chunks: Vec<Result<Bytes>> = vec![
+            Ok(Bytes::from_static(b"12345")),
+            Ok(Bytes::from_static(b"678")),
+        ];
         let out: Vec<Result<Bytes>> = limit_size(stream::iter(chunks).boxed(), 7).collect().await;
         assert!(out[0].is_ok());
         assert!(matches!(out[1], Err(Error::TooLarge { limit: 7 })));

@@ -47,11 +47,17 @@ impl Vault {
         })
     }
 
-    pub async fn update_ai_settings(&self, owner: Option<Uuid>, update: AiSettingsUpdate) -> Result<AiSettingsView> {
+    pub async fn update_ai_settings(
+        &self,
+        owner: Option<Uuid>,
+        update: AiSettingsUpdate,
+    ) -> Result<AiSettingsView> {
         let key = match &update.api_key {
             None => KeyChange::Keep,
             Some(None) => KeyChange::Clear,
-            Some(Some(k)) => KeyChange::Set(self.sealer.seal(Purpose::AiApiKey, owner, k.as_bytes())?),
+            Some(Some(k)) => {
+                KeyChange::Set(self.sealer.seal(Purpose::AiApiKey, owner, k.as_bytes())?)
+            }
         };
         let row = q::upsert(
             &self.db,

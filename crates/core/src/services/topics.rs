@@ -37,7 +37,12 @@ impl Vault {
         q::create(&self.db, owner, &input.validate()?).await
     }
 
-    pub async fn update_topic(&self, owner: Option<Uuid>, id: Uuid, input: &TopicInput) -> Result<TopicRow> {
+    pub async fn update_topic(
+        &self,
+        owner: Option<Uuid>,
+        id: Uuid,
+        input: &TopicInput,
+    ) -> Result<TopicRow> {
         q::update(&self.db, owner, id, &input.validate()?)
             .await?
             .ok_or(Error::NotFound("topic"))

@@ -25,7 +25,12 @@ pub type ByteStream<'a> = BoxStream<'a, Result<Bytes>>;
 pub trait ObjectStore: Send + Sync + std::fmt::Debug {
     /// Stores `body` under `key` without holding it all in memory. On any error nothing is
     /// left behind under `key`. Returns the number of bytes stored.
-    async fn put_stream(&self, key: &ObjectKey, content_type: &str, body: ByteStream<'_>) -> Result<u64>;
+    async fn put_stream(
+        &self,
+        key: &ObjectKey,
+        content_type: &str,
+        body: ByteStream<'_>,
+    ) -> Result<u64>;
 
     /// Streams the bytes stored under `key`; `NotFound` if there are none.
     async fn get_stream(&self, key: &ObjectKey) -> Result<ByteStream<'static>>;
@@ -34,7 +39,12 @@ pub trait ObjectStore: Send + Sync + std::fmt::Debug {
     async fn delete(&self, key: &ObjectKey) -> Result<()>;
 
     /// A URL that lets its holder GET the object directly from the store until it expires.
-    fn presigned_get(&self, key: &ObjectKey, expires_in: Duration, download_name: Option<&str>) -> Url;
+    fn presigned_get(
+        &self,
+        key: &ObjectKey,
+        expires_in: Duration,
+        download_name: Option<&str>,
+    ) -> Url;
 
     /// Checks that the store answers and the bucket is reachable with our credentials.
     async fn health(&self) -> Result<()>;

@@ -27,7 +27,7 @@ const SIGN_TTL: Duration = Duration::from_secs(600);
 /// Bound on requests that carry no large body (HEAD, DELETE, create/complete multipart).
 const SMALL_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 /// The health probe must leave room for the others inside the 2 s /health budget.
-const HEALTH_TIMEOUT: Duration = Duration::from_millis(1500);
+const HEALTH_TIMEOUT: Duration = Duration::from_millis(1200);
 
 #[derive(Debug)]
 pub struct S3Store {
@@ -115,10 +115,18 @@ impl S3Store {
             .post(url)
             .header(reqwest::header::CONTENT_TYPE, content_type)
             .timeout(SMALL_REQUEST_TIMEOUT);
-        let resp = expect_success(self.send(req, "create multipart upload").await?, "create multipart upload").await?;
-        let text = resp.text().await.map_err(|e| transport_error(e, "create multipart upload"))?;
-        let created = CreateMultipartUpload::parse_response(&text)
-            .map_err(|e| Error::Internal(anyhow!("unexpected CreateMultipartUpload answer: {e}")))?;
+        let resp = expect_success(
+            self.send(req, "create multipart upload").await?,
+            "create multipart upload",
+        )
+        .await?;
+        let text = resp
+            .text()
+            .await
+            .map_err(|e| transport_error(e, "create multipart upload"))?;
+        let created = CreateMultipartUpload::parse_response(&text).map_err(|e| {
+            Error::Internal(anyhow!("unexpected CreateMultipartUpload answer: {e}"))
+        })?;
         let upload_id = created.upload_id().to_owned();
 
         match self.upload_parts(key, &upload_id, first, rest).await {
@@ -173,9 +181,12 @@ impl S3Store {
                 in_flight.spawn(self.upload_part(key, upload_id, number, part));
             }
             let finished_reading = body_done && buf.is_empty();
-            while in_flight.len() >= self.parts_in_flight || (finished_reading && !in_flight.is_empty()) {
+            while in_flight.len() >= self.parts_in_flight
+                || (finished_reading && !in_flight.is_empty())
+            {
                 if let Some(joined) = in_flight.join_next().await {
-                    let done = joined.map_err(|e| Error::Internal(anyhow!("part upload task failed: {e}")))?;
+                    let done = joined
+                        .map_err(|e| Error::Internal(anyhow!("part upload task failed: {e}")))?;
                     let (number, etag): (u16, String) = done?;
                     if let Some(slot) = etags.get_mut(usize::from(number) - 1) {
                         *slot = Some(etag);
@@ -212,7 +223,10 @@ impl S3Store {
             .header(reqwest::header::CONTENT_LENGTH, len)
             .body(part);
         async move {
-            let resp = req.send().await.map_err(|e| transport_error(e, "upload part"))?;
+            let resp = req
+                .send()
+                .await
+                .map_err(|e| transport_error(e, "upload part"))?;
             let resp = expect_success(resp, "upload part").await?;
             let etag = resp
                 .headers()
@@ -232,10 +246,21 @@ impl S3Store {
         );
         let url = action.sign(SIGN_TTL);
         let body = action.body();
-        let req = self.http.post(url).body(body).timeout(Duration::from_secs(60));
-        let resp = expect_success(self.send(req, "complete multipart upload").await?, "complete multipart upload").await?;
+        let req = self
+            .http
+            .post(url)
+            .body(body)
+            .timeout(Duration::from_secs(60));
+        let resp = expect_success(
+            self.send(req, "complete multipart upload").await?,
+            "complete multipart upload",
+        )
+        .await?;
         // S3 may answer 200 with an <Error> body when completion fails late.
-        let text = resp.text().await.map_err(|e| transport_error(e, "complete multipart upload"))?;
+        let text = resp
+            .text()
+            .await
+            .map_err(|e| transport_error(e, "complete multipart upload"))?;
         if text.contains("<Error>") {
             return Err(Error::unavailable(
                 Dependency::ObjectStore,
@@ -251,16 +276,25 @@ impl S3Store {
             .bucket
             .abort_multipart_upload(Some(&self.credentials), key.as_str(), upload_id)
             .sign(SIGN_TTL);
-        let result = self.http.delete(url).timeout(SMALL_REQUEST_TIMEOUT).send().await;
-        if let Err(e) = result.map_err(anyhow::Error::from).and_then(|r| {
-            r.error_for_status().map(drop).map_err(anyhow::Error::from)
-        }) {
+        let result = self
+            .http
+            .delete(url)
+            .timeout(SMALL_REQUEST_TIMEOUT)
+            .send()
+            .await;
+        if let Err(e) = result
+            .map_err(anyhow::Error::from)
+            .and_then(|r| r.error_for_status().map(drop).map_err(anyhow::Error::from))
+        {
             tracing::warn!(object_key = %key, error = %e, "could not abort multipart upload");
         }
     }
 
     async fn head_bucket(&self, timeout: Duration) -> Result<StatusCode> {
-        let url = self.bucket.head_bucket(Some(&self.credentials)).sign(SIGN_TTL);
+        let url = self
+            .bucket
+            .head_bucket(Some(&self.credentials))
+            .sign(SIGN_TTL);
         let req = self.http.head(url).timeout(timeout);
         Ok(self.send(req, "HEAD bucket").await?.status())
     }
@@ -268,7 +302,12 @@ impl S3Store {
 
 #[async_trait::async_trait]
 impl ObjectStore for S3Store {
-    async fn put_stream(&self, key: &ObjectKey, content_type: &str, mut body: ByteStream<'_>) -> Result<u64> {
+    async fn put_stream(
+        &self,
+        key: &ObjectKey,
+        content_type: &str,
+        mut body: ByteStream<'_>,
+    ) -> Result<u64> {
         let mut first = BytesMut::new();
         while first.len() < self.part_size {
             match body.next().await {
@@ -281,7 +320,8 @@ impl ObjectStore for S3Store {
                 }
             }
         }
-        self.put_multipart(key, content_type, first.freeze(), body).await
+        self.put_multipart(key, content_type, first.freeze(), body)
+            .await
     }
 
     async fn get_stream(&self, key: &ObjectKey) -> Result<ByteStream<'static>> {
@@ -306,7 +346,10 @@ impl ObjectStore for S3Store {
             .delete_object(Some(&self.credentials), key.as_str())
             .sign(SIGN_TTL);
         let resp = self
-            .send(self.http.delete(url).timeout(SMALL_REQUEST_TIMEOUT), "DELETE object")
+            .send(
+                self.http.delete(url).timeout(SMALL_REQUEST_TIMEOUT),
+                "DELETE object",
+            )
             .await?;
         if resp.status() == StatusCode::NOT_FOUND {
             return Ok(());
@@ -314,8 +357,15 @@ impl ObjectStore for S3Store {
         expect_success(resp, "DELETE object").await.map(drop)
     }
 
-    fn presigned_get(&self, key: &ObjectKey, expires_in: Duration, download_name: Option<&str>) -> Url {
-        let mut action = self.bucket.get_object(Some(&self.credentials), key.as_str());
+    fn presigned_get(
+        &self,
+        key: &ObjectKey,
+        expires_in: Duration,
+        download_name: Option<&str>,
+    ) -> Url {
+        let mut action = self
+            .bucket
+            .get_object(Some(&self.credentials), key.as_str());
         if let Some(disposition) = download_name {
             action
                 .query_mut()
@@ -367,7 +417,10 @@ impl ObjectStore for S3Store {
 fn transport_error(e: reqwest::Error, what: &str) -> Error {
     // Signed URLs carry the access key id and a signature: keep them out of logs.
     let e = e.without_url();
-    Error::unavailable(Dependency::ObjectStore, anyhow::Error::new(e).context(format!("{what} failed")))
+    Error::unavailable(
+        Dependency::ObjectStore,
+        anyhow::Error::new(e).context(format!("{what} failed")),
+    )
 }
 
 /// Passes 2xx answers through; maps the rest to an error that names the operation.
@@ -378,11 +431,13 @@ async fn expect_success(resp: Response, what: &str) -> Result<Response> {
     }
     let body = resp.text().await.unwrap_or_default();
     let err = anyhow!("{what} answered {status}: {}", truncate(&body));
-    Err(if status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS {
-        Error::unavailable(Dependency::ObjectStore, err)
-    } else {
-        Error::Internal(err)
-    })
+    Err(
+        if status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS {
+            Error::unavailable(Dependency::ObjectStore, err)
+        } else {
+            Error::Internal(err)
+        },
+    )
 }
 
 fn truncate(s: &str) -> &str {

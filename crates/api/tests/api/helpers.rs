@@ -1,0 +1,403 @@
+//! The test harness: a real DocuVault server on port 0 against a fresh PostgreSQL database (made
+//! by the superuser, migrated as `docuvault_migrate`, used as `docuvault_app`), its own bucket on
+//! the local S3 server, and the stack's Redis. Everything is torn down on drop, even on panic.
+//!
+//! The stack comes from `scripts/stack.sh up` (run by `make test`); its variables are read from
+//! the environment or, failing that, from `.stack/docuvault.env`.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use docuvault_api::Application;
+use docuvault_core::Config;
+use docuvault_core::services::Vault;
+use rusty_s3::actions::{ListObjectsV2, S3Action};
+use rusty_s3::{Bucket, Credentials, UrlStyle};
+use sqlx::postgres::PgPoolOptions;
+use sqlx::{AssertSqlSafe, Connection, PgConnection, PgPool};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+use url::Url;
+use uuid::Uuid;
+
+pub fn stack_var(name: &str) -> String {
+    static LOADED: std::sync::Once = std::sync::Once::new();
+    LOADED.call_once(|| {
+        if std::env::var("DOCUVAULT_TEST_PG_ADMIN_URL").is_err() {
+            let file = concat!(env!("CARGO_MANIFEST_DIR"), "/../../.stack/docuvault.env");
+            let _ = dotenvy::from_path(file);
+        }
+    });
+    std::env::var(name).unwrap_or_else(|_| {
+        panic!("{name} is not set: the tests need the local stack; run `make test` (or scripts/stack.sh up)")
+    })
+}
+
+pub fn with_database(url: &str, db: &str) -> String {
+    let mut u = Url::parse(url).expect("stack URL");
+    u.set_path(&format!("/{db}"));
+    u.to_string()
+}
+
+/// Knobs a test may turn before the server starts.
+#[derive(Default, Clone)]
+pub struct Options {
+    pub max_upload_bytes: Option<u64>,
+    /// Put a switchable proxy between the server and each dependency.
+    pub proxies: bool,
+    /// Use these S3 credentials instead of the root key (and this bucket, if given).
+    pub s3_credentials: Option<(String, String)>,
+    pub bucket: Option<String>,
+}
+
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub client: reqwest::Client,
+    /// Connected as `docuvault_app`, like the server.
+    pub db: PgPool,
+    pub db_name: String,
+    pub bucket: String,
+    pub proxies: Option<Proxies>,
+    s3: (String, String),
+    shutdown: CancellationToken,
+    server: Option<tokio::task::JoinHandle<()>>,
+}
+
+pub struct Proxies {
+    pub postgres: Proxy,
+    pub object_store: Proxy,
+    pub redis: Proxy,
+}
+
+impl TestApp {
+    pub async fn spawn() -> Self {
+        Self::spawn_with(Options::default()).await
+    }
+
+    pub async fn spawn_with(opts: Options) -> Self {
+        // `RUST_LOG=debug cargo test ... -- --nocapture` shows the server's log beside the test's.
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_env("RUST_LOG"))
+            .with_test_writer()
+            .try_init();
+        let id = Uuid::new_v4().simple().to_string();
+        let db_name = format!("dvt_{id}");
+        let bucket = opts
+            .bucket
+            .clone()
+            .unwrap_or_else(|| format!("dvt-{}", &id[..20]));
+
+        // A database of our own, owned by the migrate role, migrated the way production is.
+        let mut admin = PgConnection::connect(&stack_var("DOCUVAULT_TEST_PG_ADMIN_URL"))
+            .await
+            .expect("admin connection");
+        sqlx::query(AssertSqlSafe(format!(
+            "CREATE DATABASE {db_name} OWNER docuvault_migrate"
+        )))
+        .execute(&mut admin)
+        .await
+        .expect("create test database");
+        admin.close().await.ok();
+        let migrate_url = with_database(&stack_var("DATABASE_MIGRATE_URL"), &db_name);
+        docuvault_core::db::migrate(&docuvault_core::Secret::new(migrate_url))
+            .await
+            .expect("migrate");
+
+        let mut pg_url =
+            Url::parse(&with_database(&stack_var("DATABASE_URL"), &db_name)).expect("url");
+        let mut s3_endpoint = Url::parse(&stack_var("MINIO_ENDPOINT")).expect("endpoint");
+        let mut redis_url = Url::parse(&stack_var("REDIS_URL")).expect("redis url");
+        let proxies = if opts.proxies {
+            let p = Proxies {
+                postgres: Proxy::start(target_of(&pg_url)).await,
+                object_store: Proxy::start(target_of(&s3_endpoint)).await,
+                redis: Proxy::start(target_of(&redis_url)).await,
+            };
+            pg_url.set_port(Some(p.postgres.port)).ok();
+            s3_endpoint.set_port(Some(p.object_store.port)).ok();
+            redis_url.set_port(Some(p.redis.port)).ok();
+            Some(p)
+        } else {
+            None
+        };
+        let s3 = opts.s3_credentials.clone().unwrap_or_else(|| {
+            (
+                stack_var("DOCUVAULT_TEST_S3_ROOT_ACCESS_KEY"),
+                stack_var("DOCUVAULT_TEST_S3_ROOT_SECRET_KEY"),
+            )
+        });
+
+        let env: HashMap<&str, String> = HashMap::from([
+            ("DATABASE_URL", pg_url.to_string()),
+            ("DATABASE_MAX_CONNECTIONS", "5".to_owned()),
+            ("DATABASE_ACQUIRE_TIMEOUT_MS", "1000".to_owned()),
+            ("MINIO_ENDPOINT", s3_endpoint.to_string()),
+            ("MINIO_BUCKET", bucket.clone()),
+            ("MINIO_ACCESS_KEY", s3.0.clone()),
+            ("MINIO_SECRET_KEY", s3.1.clone()),
+            ("REDIS_URL", redis_url.to_string()),
+            ("SECRET_KEY", stack_var("SECRET_KEY")),
+            ("BIND_ADDR", "127.0.0.1:0".to_owned()),
+            (
+                "MAX_UPLOAD_BYTES",
+                opts.max_upload_bytes
+                    .unwrap_or(100 * 1024 * 1024)
+                    .to_string(),
+            ),
+        ]);
+        let config = Config::from_lookup(|k| env.get(k).cloned()).expect("test config");
+        let vault = Vault::from_config(&config, "docuvault-test").expect("vault");
+        vault.store.ensure_bucket().await.expect("test bucket");
+        let app = Application::from_vault(vault, config.bind_addr)
+            .await
+            .expect("bind");
+        let addr = SocketAddr::from(([127, 0, 0, 1], app.port()));
+        let shutdown = CancellationToken::new();
+        let token = shutdown.clone();
+        let server = tokio::spawn(async move {
+            app.run_until_stopped(async move { token.cancelled().await })
+                .await
+                .expect("server");
+        });
+
+        let db = PgPoolOptions::new()
+            .max_connections(2)
+            .connect(&with_database(&stack_var("DATABASE_URL"), &db_name))
+            .await
+            .expect("app-role pool");
+        Self {
+            addr,
+            client: reqwest::Client::builder()
+                .timeout(Duration::from_secs(60))
+                .build()
+                .expect("client"),
+            db,
+            db_name,
+            bucket,
+            proxies,
+            s3,
+            shutdown,
+            server: Some(server),
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    pub async fn upload(
+        &self,
+        filename: &str,
+        mime: Option<&str>,
+        bytes: Vec<u8>,
+    ) -> reqwest::Response {
+        let mut part = reqwest::multipart::Part::bytes(bytes).file_name(filename.to_owned());
+        if let Some(m) = mime {
+            part = part.mime_str(m).expect("mime");
+        }
+        let form = reqwest::multipart::Form::new().part("file", part);
+        self.client
+            .post(self.url("/api/documents/upload"))
+            .multipart(form)
+            .send()
+            .await
+            .expect("upload request")
+    }
+
+    /// Uploads and returns the created document's JSON, asserting 201.
+    pub async fn upload_ok(&self, filename: &str, bytes: Vec<u8>) -> serde_json::Value {
+        let resp = self.upload(filename, None, bytes).await;
+        assert_eq!(
+            resp.status(),
+            201,
+            "upload of {filename}: {:?}",
+            resp.text().await
+        );
+        resp.json().await.expect("json")
+    }
+
+    pub async fn get_json(&self, path: &str) -> (u16, serde_json::Value) {
+        let resp = self.client.get(self.url(path)).send().await.expect("GET");
+        let status = resp.status().as_u16();
+        (status, resp.json().await.unwrap_or(serde_json::Value::Null))
+    }
+
+    pub async fn send_json(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: serde_json::Value,
+    ) -> (u16, serde_json::Value) {
+        let resp = self
+            .client
+            .request(method, self.url(path))
+            .json(&body)
+            .send()
+            .await
+            .expect("request");
+        let status = resp.status().as_u16();
+        (status, resp.json().await.unwrap_or(serde_json::Value::Null))
+    }
+
+    pub async fn count(&self, table: &str) -> i64 {
+        sqlx::query_scalar(AssertSqlSafe(format!("SELECT count(*) FROM {table}")))
+            .fetch_one(&self.db)
+            .await
+            .expect("count")
+    }
+
+    /// Every key in this test's bucket, read straight from the S3 server.
+    pub async fn bucket_keys(&self) -> Vec<String> {
+        list_keys(&self.bucket, &self.s3).await
+    }
+}
+
+pub async fn list_keys(bucket: &str, creds: &(String, String)) -> Vec<String> {
+    let endpoint = Url::parse(&stack_var("MINIO_ENDPOINT")).expect("endpoint");
+    let bucket =
+        Bucket::new(endpoint, UrlStyle::Path, bucket.to_owned(), "us-east-1").expect("bucket");
+    let creds = Credentials::new(creds.0.clone(), creds.1.clone());
+    let mut keys = Vec::new();
+    let mut token: Option<String> = None;
+    loop {
+        let mut action = ListObjectsV2::new(&bucket, Some(&creds));
+        if let Some(t) = &token {
+            action.with_continuation_token(t.clone());
+        }
+        let url = action.sign(Duration::from_secs(60));
+        let text = reqwest::get(url)
+            .await
+            .expect("list")
+            .error_for_status()
+            .expect("list status")
+            .text()
+            .await
+            .expect("body");
+        let parsed = ListObjectsV2::parse_response(&text).expect("parse list");
+        keys.extend(parsed.contents.into_iter().map(|c| c.key));
+        match parsed.next_continuation_token {
+            Some(t) => token = Some(t),
+            None => return keys,
+        }
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+        if let Some(s) = self.server.take() {
+            s.abort();
+        }
+        let db_name = self.db_name.clone();
+        let bucket = self.bucket.clone();
+        let s3 = self.s3.clone();
+        let own_bucket = bucket.starts_with("dvt-");
+        // Drop cannot await; clean up on a thread with its own runtime, and wait for it.
+        let cleanup = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("rt");
+            rt.block_on(async move {
+                // The test's pool is driven by the test's runtime, which is blocked here: do not
+                // close it from this thread; FORCE ends its connections.
+                if let Ok(mut admin) =
+                    PgConnection::connect(&stack_var("DOCUVAULT_TEST_PG_ADMIN_URL")).await
+                {
+                    let _ = sqlx::query(AssertSqlSafe(format!(
+                        "DROP DATABASE IF EXISTS {db_name} WITH (FORCE)"
+                    )))
+                    .execute(&mut admin)
+                    .await;
+                }
+                if own_bucket {
+                    let endpoint = Url::parse(&stack_var("MINIO_ENDPOINT")).expect("endpoint");
+                    if let Ok(b) = Bucket::new(endpoint, UrlStyle::Path, bucket, "us-east-1") {
+                        let creds = Credentials::new(s3.0, s3.1);
+                        let url = b.delete_bucket(&creds).sign(Duration::from_secs(60));
+                        let _ = reqwest::Client::new().delete(url).send().await;
+                    }
+                }
+            });
+        });
+        let _ = cleanup.join();
+    }
+}
+
+fn target_of(url: &Url) -> SocketAddr {
+    let host = url.host_str().expect("host");
+    let port = url.port_or_known_default().expect("port");
+    format!("{host}:{port}").parse().expect("loopback address")
+}
+
+/// How a [`Proxy`] treats connections.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Forward everything.
+    Up,
+    /// Close existing connections and refuse new ones, like a stopped service.
+    Down,
+    /// Accept connections and never answer, like a hung service.
+    Hang,
+}
+
+/// A TCP proxy on loopback that a test switches between up, down and hung, to stop a real
+/// dependency from the server's point of view without stopping it for other tests.
+pub struct Proxy {
+    pub port: u16,
+    mode: watch::Sender<Mode>,
+    _task: tokio::task::JoinHandle<()>,
+}
+
+impl Proxy {
+    pub async fn start(target: SocketAddr) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("proxy bind");
+        let port = listener.local_addr().expect("addr").port();
+        let (tx, rx) = watch::channel(Mode::Up);
+        let held: Arc<Mutex<Vec<TcpStream>>> = Arc::default();
+        let task = tokio::spawn(async move {
+            loop {
+                let Ok((inbound, _)) = listener.accept().await else {
+                    continue;
+                };
+                match *rx.borrow() {
+                    Mode::Down => {
+                        drop(inbound);
+                        continue;
+                    }
+                    Mode::Hang => {
+                        held.lock().expect("lock").push(inbound);
+                        continue;
+                    }
+                    Mode::Up => {}
+                }
+                let mut rx = rx.clone();
+                // Only changes from now on cut this connection, not the ones that led here.
+                rx.mark_unchanged();
+                tokio::spawn(async move {
+                    let Ok(mut outbound) = TcpStream::connect(target).await else {
+                        return;
+                    };
+                    let mut inbound = inbound;
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
+                        // Any change of mode cuts live connections, as a restart would.
+                        _ = rx.changed() => {}
+                    }
+                });
+            }
+        });
+        Self {
+            port,
+            mode: tx,
+            _task: task,
+        }
+    }
+
+    pub fn set(&self, mode: Mode) {
+        self.mode.send_replace(mode);
+    }
+}

@@ -1,0 +1,12 @@
+//! Black-box API tests against a real PostgreSQL, S3 server and Redis (see `helpers`). All in
+//! one test binary; every test has its own database and bucket, so they run in parallel.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod documents;
+mod errors;
+mod health;
+mod helpers;
+mod roles;
+mod settings;
+mod topics;
+mod upload_errors;
