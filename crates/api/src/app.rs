@@ -1,6 +1,6 @@
 //! The application builder: state, router, middleware, listener, graceful shutdown.
 
-use std::future::Future;
+use std::future::{Future, IntoFuture};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,6 +12,7 @@ use axum::http::{HeaderName, HeaderValue, Method, Request, StatusCode, Uri, head
 use axum::response::Response;
 use axum::routing::get;
 use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::set_header::SetResponseHeaderLayer;
@@ -123,6 +124,8 @@ pub struct Application {
 
 /// How long start-up waits for the object store to appear (compose starts services together).
 const STORE_WAIT: Duration = Duration::from_secs(30);
+/// How long in-flight requests may run on after a shutdown signal (Compose gives 30 s before SIGKILL).
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(20);
 
 impl Application {
     /// Wires everything from `config`, makes sure the bucket exists, and binds the listener.
@@ -156,10 +159,24 @@ impl Application {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         tracing::info!(port = self.port, "listening");
-        axum::serve(self.listener, self.router)
-            .with_graceful_shutdown(shutdown)
-            .await
-            .context("server error")
+        // Stop accepting on `shutdown`, let in-flight requests finish, but give up on a client
+        // that holds a request open longer than the grace period.
+        let stopping = CancellationToken::new();
+        let signalled = stopping.clone();
+        let server = axum::serve(self.listener, self.router).with_graceful_shutdown(async move {
+            shutdown.await;
+            signalled.cancel();
+        });
+        tokio::select! {
+            result = server.into_future() => result.context("server error"),
+            () = async {
+                stopping.cancelled().await;
+                tokio::time::sleep(SHUTDOWN_GRACE).await;
+            } => {
+                tracing::warn!(grace_secs = SHUTDOWN_GRACE.as_secs(), "in-flight requests did not finish in time; stopping anyway");
+                Ok(())
+            }
+        }
     }
 }
 
