@@ -123,17 +123,16 @@ psql_super() {
 }
 
 provision_postgres() {
-  # Same roles as docker/postgres/initdb.d/01-init-users.sql; passwords come from secrets.env.
-  psql_super -d postgres \
-    -v migrate_pw="$PG_MIGRATE_PASSWORD" -v app_pw="$PG_APP_PASSWORD" <<'SQL'
-SELECT format('CREATE ROLE docuvault_migrate LOGIN PASSWORD %L', :'migrate_pw')
-  WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'docuvault_migrate') \gexec
-SELECT format('CREATE ROLE docuvault_app LOGIN PASSWORD %L', :'app_pw')
-  WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'docuvault_app') \gexec
+  # The database first, then the very script the compose deployment runs (roles, ownership).
+  psql_super -d postgres <<'SQL'
+SELECT 'CREATE DATABASE docuvault' WHERE NOT EXISTS (SELECT 1 FROM pg_database WHERE datname = 'docuvault') \gexec
+SQL
+  DOCUVAULT_MIGRATE_PASSWORD="$PG_MIGRATE_PASSWORD" DOCUVAULT_APP_PASSWORD="$PG_APP_PASSWORD" \
+    psql_super -d docuvault -f "$ROOT/docker/postgres/initdb.d/01-init-users.sql"
+  # Keep the passwords in step with secrets.env even if the roles predate it.
+  psql_super -d postgres -v migrate_pw="$PG_MIGRATE_PASSWORD" -v app_pw="$PG_APP_PASSWORD" <<'SQL'
 SELECT format('ALTER ROLE docuvault_migrate PASSWORD %L', :'migrate_pw') \gexec
 SELECT format('ALTER ROLE docuvault_app PASSWORD %L', :'app_pw') \gexec
-SELECT 'CREATE DATABASE docuvault OWNER docuvault_migrate'
-  WHERE NOT EXISTS (SELECT 1 FROM pg_database WHERE datname = 'docuvault') \gexec
 SQL
 }
 

@@ -1,0 +1,27 @@
+# syntax=docker/dockerfile:1
+# DocuVault: one static-ish binary (`docuvault serve|worker|migrate`) on a slim Debian base.
+
+FROM rust:1.95-slim-bookworm AS build
+WORKDIR /src
+COPY Cargo.toml Cargo.lock ./
+COPY crates crates
+COPY migrations migrations
+# The registry and target caches survive between builds (BuildKit), so a code change rebuilds
+# only our crates.
+RUN --mount=type=cache,target=/usr/local/cargo/registry \
+    --mount=type=cache,target=/src/target \
+    cargo build --release --locked -p docuvault \
+ && cp target/release/docuvault /usr/local/bin/docuvault
+
+FROM debian:bookworm-slim
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends ca-certificates \
+ && rm -rf /var/lib/apt/lists/* \
+ && useradd --system --uid 10001 --no-create-home --shell /usr/sbin/nologin docuvault
+COPY --from=build /usr/local/bin/docuvault /usr/local/bin/docuvault
+USER docuvault
+ENV BIND_ADDR=0.0.0.0:8080 \
+    LOG_FORMAT=json
+EXPOSE 8080
+ENTRYPOINT ["docuvault"]
+CMD ["serve"]
