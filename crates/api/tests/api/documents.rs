@@ -185,20 +185,20 @@ async fn list_is_paginated_newest_first_without_extracted_text() {
     uploaded.reverse();
     assert_eq!(seen, uploaded, "newest first, each exactly once");
 
-    let (status, body) = app.get_json("/api/documents?cursor=garbage").await;
-    assert_eq!(
-        (status, body["error"]["code"].as_str()),
-        (400, Some("invalid_cursor"))
+    app.assert_error(
+        app.get_json("/api/documents?cursor=garbage").await,
+        400,
+        "invalid_cursor",
     );
-    let (status, body) = app.get_json("/api/documents?limit=0").await;
-    assert_eq!(
-        (status, body["error"]["code"].as_str()),
-        (400, Some("invalid_limit"))
+    app.assert_error(
+        app.get_json("/api/documents?limit=0").await,
+        400,
+        "invalid_limit",
     );
-    let (status, body) = app.get_json("/api/documents?limit=abc").await;
-    assert_eq!(
-        (status, body["error"]["code"].as_str()),
-        (400, Some("invalid_query"))
+    app.assert_error(
+        app.get_json("/api/documents?limit=abc").await,
+        400,
+        "invalid_query",
     );
 }
 
@@ -218,12 +218,7 @@ async fn get_shows_extracted_text_and_delete_removes_row_and_object() {
     assert_eq!(got["extracted_text"], "some text");
     assert_eq!(got["filename"], "a.txt");
 
-    let resp = app
-        .client
-        .delete(app.url(&format!("/api/documents/{id}")))
-        .send()
-        .await
-        .unwrap();
+    let resp = app.delete(&format!("/api/documents/{id}")).await;
     assert_eq!(resp.status(), 204);
     assert_eq!(app.count("documents").await, 0);
     assert!(app.bucket_keys().await.is_empty());
@@ -239,17 +234,12 @@ async fn get_shows_extracted_text_and_delete_removes_row_and_object() {
             "{path}"
         );
     }
-    let resp = app
-        .client
-        .delete(app.url(&format!("/api/documents/{id}")))
-        .send()
-        .await
-        .unwrap();
+    let resp = app.delete(&format!("/api/documents/{id}")).await;
     assert_eq!(resp.status(), 404);
-    let (status, body) = app.get_json("/api/documents/not-a-uuid").await;
-    assert_eq!(
-        (status, body["error"]["code"].as_str()),
-        (400, Some("invalid_path"))
+    app.assert_error(
+        app.get_json("/api/documents/not-a-uuid").await,
+        400,
+        "invalid_path",
     );
 }
 
@@ -317,12 +307,7 @@ async fn the_app_key_works_on_its_bucket_and_nowhere_else() {
         .unwrap();
     assert_eq!(body.as_ref(), b"bytes via the restricted key");
     assert_eq!(
-        app.client
-            .delete(app.url(&format!("/api/documents/{id}")))
-            .send()
-            .await
-            .unwrap()
-            .status(),
+        app.delete(&format!("/api/documents/{id}")).await.status(),
         204
     );
     assert!(!list_keys("docuvault", &app_key).await.contains(&key));

@@ -242,6 +242,29 @@ impl TestApp {
         (status, resp.json().await.unwrap_or(serde_json::Value::Null))
     }
 
+    pub async fn delete(&self, path: &str) -> reqwest::Response {
+        self.client
+            .delete(self.url(path))
+            .send()
+            .await
+            .expect("DELETE")
+    }
+
+    /// Asserts a `(status, body)` answer is the error `code` with `status`.
+    #[track_caller]
+    pub fn assert_error(
+        &self,
+        (status, body): (u16, serde_json::Value),
+        want_status: u16,
+        code: &str,
+    ) {
+        assert_eq!(
+            (status, body["error"]["code"].as_str()),
+            (want_status, Some(code)),
+            "{body}"
+        );
+    }
+
     pub async fn count(&self, table: &str) -> i64 {
         sqlx::query_scalar(AssertSqlSafe(format!("SELECT count(*) FROM {table}")))
             .fetch_one(&self.db)

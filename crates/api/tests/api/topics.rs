@@ -117,24 +117,8 @@ async fn topics_crud_with_validation() {
         .collect();
     assert_eq!(names, vec!["Health", "Money"]);
 
-    assert_eq!(
-        app.client
-            .delete(app.url(&format!("/api/topics/{id}")))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        204
-    );
-    assert_eq!(
-        app.client
-            .delete(app.url(&format!("/api/topics/{id}")))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        404
-    );
+    assert_eq!(app.delete(&format!("/api/topics/{id}")).await.status(), 204);
+    assert_eq!(app.delete(&format!("/api/topics/{id}")).await.status(), 404);
     assert_eq!(app.count("topics").await, 1);
 }
 
@@ -159,11 +143,8 @@ async fn deleting_a_topic_detaches_it_from_documents() {
     let (_, page) = app.get_json("/api/documents").await;
     assert_eq!(page["items"][0]["topics"][0]["id"], topic["id"]);
 
-    app.client
-        .delete(app.url(&format!("/api/topics/{}", topic["id"].as_str().unwrap())))
-        .send()
-        .await
-        .unwrap();
+    app.delete(&format!("/api/topics/{}", topic["id"].as_str().unwrap()))
+        .await;
     let (_, got) = app
         .get_json(&format!("/api/documents/{}", doc["id"].as_str().unwrap()))
         .await;
