@@ -102,7 +102,8 @@ impl S3Store {
         &self,
         key: &ObjectKey,
         content_type: &str,
-        first: Bytes,
+        first: BytesMut,
+        carry: Option<Bytes>,
         rest: ByteStream<'_>,
     ) -> Result<u64> {
         let mut create = self
@@ -129,7 +130,7 @@ impl S3Store {
         })?;
         let upload_id = created.upload_id().to_owned();
 
-        match self.upload_parts(key, &upload_id, first, rest).await {
+        match self.upload_parts(key, &upload_id, first, carry, rest).await {
             Ok((etags, total)) => match self.complete(key, &upload_id, &etags).await {
                 Ok(()) => Ok(total),
                 Err(e) => {
@@ -150,7 +151,8 @@ impl S3Store {
         &self,
         key: &ObjectKey,
         upload_id: &str,
-        first: Bytes,
+        mut buf: BytesMut,
+        mut carry: Option<Bytes>,
         mut rest: ByteStream<'_>,
     ) -> Result<(Vec<String>, u64)> {
         let mut etags: Vec<Option<String>> = Vec::new();
@@ -158,22 +160,20 @@ impl S3Store {
         // polled does no I/O, and we are busy reading the body between completions. Dropping
         // the JoinSet on an early return aborts whatever is still running.
         let mut in_flight = tokio::task::JoinSet::new();
-        let mut buf = BytesMut::from(first.as_ref());
         let mut total: u64 = 0;
         let mut body_done = false;
 
         loop {
-            // Fill the buffer up to one part (or the end of the body).
-            while !body_done && buf.len() < self.part_size {
-                match rest.next().await {
-                    Some(Ok(chunk)) => buf.extend_from_slice(&chunk),
-                    Some(Err(e)) => return Err(e),
-                    None => body_done = true,
-                }
+            if !body_done {
+                body_done = fill_part(&mut buf, &mut carry, &mut rest, self.part_size).await?;
             }
-            let take = buf.len().min(self.part_size);
-            if take > 0 {
-                let part = buf.split_to(take).freeze();
+            if !buf.is_empty() {
+                let next = if body_done {
+                    BytesMut::new()
+                } else {
+                    BytesMut::with_capacity(self.part_size)
+                };
+                let part = std::mem::replace(&mut buf, next).freeze();
                 total += part.len() as u64;
                 etags.push(None);
                 let number = u16::try_from(etags.len())
@@ -300,6 +300,35 @@ impl S3Store {
     }
 }
 
+/// Reads from `carry`, then `body`, into `buf` until it holds `part_size` bytes; returns true
+/// when the body has ended (and `carry` is empty). A chunk that would overflow `buf` is split and
+/// its tail kept in `carry`, so `buf` never grows past the allocation it was given.
+async fn fill_part(
+    buf: &mut BytesMut,
+    carry: &mut Option<Bytes>,
+    body: &mut ByteStream<'_>,
+    part_size: usize,
+) -> Result<bool> {
+    while buf.len() < part_size {
+        let chunk = match carry.take() {
+            Some(chunk) => chunk,
+            None => match body.next().await {
+                Some(Ok(chunk)) => chunk,
+                Some(Err(e)) => return Err(e),
+                None => return Ok(true),
+            },
+        };
+        let room = part_size - buf.len();
+        if chunk.len() > room {
+            buf.extend_from_slice(&chunk[..room]);
+            *carry = Some(chunk.slice(room..));
+        } else {
+            buf.extend_from_slice(&chunk);
+        }
+    }
+    Ok(false)
+}
+
 #[async_trait::async_trait]
 impl ObjectStore for S3Store {
     async fn put_stream(
@@ -308,19 +337,16 @@ impl ObjectStore for S3Store {
         content_type: &str,
         mut body: ByteStream<'_>,
     ) -> Result<u64> {
-        let mut first = BytesMut::new();
-        while first.len() < self.part_size {
-            match body.next().await {
-                Some(Ok(chunk)) => first.extend_from_slice(&chunk),
-                Some(Err(e)) => return Err(e),
-                None => {
-                    let len = first.len() as u64;
-                    self.put_single(key, content_type, first.freeze()).await?;
-                    return Ok(len);
-                }
-            }
+        // Each part gets one allocation of exactly `part_size`, so memory stays bounded by
+        // `part_size * (parts_in_flight + 1)` whatever the client's chunking.
+        let mut first = BytesMut::with_capacity(self.part_size);
+        let mut carry = None;
+        if fill_part(&mut first, &mut carry, &mut body, self.part_size).await? {
+            let len = first.len() as u64;
+            self.put_single(key, content_type, first.freeze()).await?;
+            return Ok(len);
         }
-        self.put_multipart(key, content_type, first.freeze(), body)
+        self.put_multipart(key, content_type, first, carry, body)
             .await
     }
 
@@ -444,5 +470,54 @@ fn truncate(s: &str) -> &str {
     match s.char_indices().nth(300) {
         Some((i, _)) => &s[..i],
         None => s,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use futures::StreamExt;
+    use proptest::prelude::*;
+
+    fn parts_of(chunks: Vec<Vec<u8>>, part_size: usize) -> Vec<(usize, usize)> {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let mut body: ByteStream<'_> =
+                futures::stream::iter(chunks.into_iter().map(|c| Ok(Bytes::from(c)))).boxed();
+            let mut carry = None;
+            let mut parts = Vec::new();
+            loop {
+                let mut buf = BytesMut::with_capacity(part_size);
+                let ended = fill_part(&mut buf, &mut carry, &mut body, part_size)
+                    .await
+                    .unwrap();
+                if !buf.is_empty() {
+                    parts.push((buf.len(), buf.capacity()));
+                }
+                if ended {
+                    return parts;
+                }
+            }
+        })
+    }
+
+    proptest! {
+        /// Whatever the chunking, parts are exactly `part_size` (the last may be shorter), no
+        /// byte is lost or repeated, and no buffer outgrows its one allocation.
+        #[test]
+        fn parts_are_exact_and_never_reallocate(sizes in prop::collection::vec(0usize..40, 0..30), part_size in 1usize..25) {
+            let total: usize = sizes.iter().sum();
+            let chunks: Vec<Vec<u8>> = sizes.iter().map(|&n| vec![7u8; n]).collect();
+            let parts = parts_of(chunks, part_size);
+            prop_assert_eq!(parts.iter().map(|p| p.0).sum::<usize>(), total);
+            for (i, (len, cap)) in parts.iter().enumerate() {
+                prop_assert!(*cap == part_size, "part {} reallocated to {}", i, cap);
+                if i + 1 < parts.len() {
+                    prop_assert_eq!(*len, part_size);
+                }
+            }
+        }
     }
 }
