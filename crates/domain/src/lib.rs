@@ -1,6 +1,7 @@
 //! DocuVault's domain: the types whose constructors are the only way in, and the rules that
 //! need no I/O. Nothing here knows about HTTP, SQL or S3.
 
+pub mod classify;
 pub mod document;
 pub mod error;
 pub mod file_kind;
