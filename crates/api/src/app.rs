@@ -59,7 +59,8 @@ pub fn router(state: AppState) -> Router {
     openapi.info.version = env!("CARGO_PKG_VERSION").to_owned();
     let spec: Arc<str> = openapi.to_json().unwrap_or_default().into();
 
-    api.route(
+    api.merge(routes::metrics::router())
+        .route(
         "/api/openapi.json",
         get(move || {
             let spec = Arc::clone(&spec);

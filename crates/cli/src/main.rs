@@ -1,10 +1,11 @@
 //! The `docuvault` binary: parse the command line, load configuration, install tracing, and
-//! hand over to the API builder or the migrator. Nothing else lives here.
+//! hand over to the API builder, the worker or the migrator. Nothing else lives here.
 
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use docuvault_api::Application;
+use docuvault_core::pipeline::worker::Worker;
 use docuvault_core::{Config, config, db};
 use tokio_util::sync::CancellationToken;
 
@@ -32,9 +33,20 @@ enum LogFormat {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run the HTTP API (reads DATABASE_URL, MINIO_*, REDIS_URL, SECRET_KEY, BIND_ADDR, …).
-    Serve,
-    /// Run a background worker (the processing pipeline; not available yet).
-    Worker,
+    Serve {
+        /// Also run a worker in this process (single-process installs).
+        #[arg(long)]
+        with_worker: bool,
+    },
+    /// Run a worker: extract text from uploaded documents and classify them.
+    Worker {
+        /// Jobs run at once (default: WORKER_CONCURRENCY, else 2).
+        #[arg(long)]
+        concurrency: Option<usize>,
+        /// Process every waiting document (retries included, as they come due), then exit.
+        #[arg(long)]
+        once: bool,
+    },
     /// Apply database migrations (reads only DATABASE_MIGRATE_URL).
     Migrate,
 }
@@ -75,16 +87,54 @@ fn main() -> ExitCode {
     }
 }
 
+/// How long a stopping worker lets running jobs finish before giving them back.
+const WORKER_GRACE: std::time::Duration = std::time::Duration::from_secs(20);
+
 async fn run(command: Command) -> anyhow::Result<ExitCode> {
     match command {
-        Command::Serve => {
+        Command::Serve { with_worker } => {
             let config = Config::from_env()?;
             let app = Application::build(&config).await?;
             let token = CancellationToken::new();
             tokio::spawn(cancel_on_signal(token.clone()));
-            app.run_until_stopped(async move { token.cancelled().await })
-                .await?;
+            let worker = if with_worker {
+                let worker = Worker::from_config(&config, "docuvault-worker")?;
+                let stop = token.clone();
+                Some(tokio::spawn(async move { worker.run(stop, WORKER_GRACE).await }))
+            } else {
+                None
+            };
+            let stop = token.clone();
+            let served = app
+                .run_until_stopped(async move { stop.cancelled().await })
+                .await;
+            token.cancel();
+            if let Some(worker) = worker {
+                worker.await?;
+            }
+            served?;
             tracing::info!("stopped");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Worker { concurrency, once } => {
+            let config = Config::from_env()?;
+            let mut worker = Worker::from_config(&config, "docuvault-worker")?;
+            if let Some(n) = concurrency {
+                worker = worker.with_concurrency(n);
+            }
+            if once {
+                let stats = worker.run_until_idle().await?;
+                tracing::info!(
+                    classified = stats.classified,
+                    failed = stats.failed,
+                    retried = stats.retried,
+                    "no document is waiting"
+                );
+            } else {
+                let token = CancellationToken::new();
+                tokio::spawn(cancel_on_signal(token.clone()));
+                worker.run(token, WORKER_GRACE).await;
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Migrate => {
@@ -92,13 +142,6 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             db::migrate(&url).await?;
             tracing::info!("database is up to date");
             Ok(ExitCode::SUCCESS)
-        }
-        Command::Worker => {
-            eprintln!(
-                "docuvault worker: the processing pipeline (job queue, text extraction, classification) \
-                 is not built yet; uploads stay `pending` until it is. See the README's roadmap."
-            );
-            Ok(ExitCode::from(2))
         }
     }
 }

@@ -26,6 +26,29 @@ pub struct Config {
     pub secret_key: Secret<String>,
     pub bind_addr: SocketAddr,
     pub max_upload_bytes: u64,
+    /// Prefix of every Redis key DocuVault writes (`{prefix}:jobs`), so installations can share
+    /// a Redis.
+    pub redis_key_prefix: String,
+    pub pipeline: PipelineConfig,
+}
+
+/// How workers process documents.
+#[derive(Debug, Clone)]
+pub struct PipelineConfig {
+    /// Jobs one worker process runs at once.
+    pub concurrency: usize,
+    /// How long a job may run before another worker may take it over (a killed worker's job).
+    pub visibility: Duration,
+    /// Attempts before a document ends `failed`.
+    pub max_attempts: i32,
+    /// The wait before the first retry; doubled for each further one (at most an hour).
+    pub retry_base: Duration,
+    /// Wall-clock bound on extracting one document's text.
+    pub extract_timeout: Duration,
+    /// Characters of extracted text sent to an AI provider (the rest is cut off).
+    pub classify_max_chars: usize,
+    /// Bound on one AI provider request.
+    pub ai_timeout: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -96,6 +119,39 @@ impl Config {
         if max_upload_bytes == 0 {
             return Err(env.problem("MAX_UPLOAD_BYTES", "must be greater than 0"));
         }
+        let redis_key_prefix = env
+            .optional("REDIS_KEY_PREFIX")
+            .unwrap_or_else(|| "docuvault".to_owned());
+        if !redis_key_prefix
+            .bytes()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b':' | b'.'))
+        {
+            return Err(env.problem("REDIS_KEY_PREFIX", "may hold only a-z, 0-9, '-', '_', ':', '.'"));
+        }
+        let pipeline = PipelineConfig {
+            concurrency: env.parse_or("WORKER_CONCURRENCY", 2)?,
+            visibility: Duration::from_secs(env.parse_or("JOB_VISIBILITY_SECS", 300)?),
+            max_attempts: env.parse_or("JOB_MAX_ATTEMPTS", 5)?,
+            retry_base: Duration::from_millis(env.parse_or("JOB_RETRY_BASE_MS", 10_000)?),
+            extract_timeout: Duration::from_secs(env.parse_or("EXTRACT_TIMEOUT_SECS", 60)?),
+            classify_max_chars: env.parse_or("AI_MAX_INPUT_CHARS", 12_000)?,
+            ai_timeout: Duration::from_secs(env.parse_or("AI_TIMEOUT_SECS", 60)?),
+        };
+        if pipeline.concurrency == 0 {
+            return Err(env.problem("WORKER_CONCURRENCY", "must be at least 1"));
+        }
+        if pipeline.max_attempts < 1 {
+            return Err(env.problem("JOB_MAX_ATTEMPTS", "must be at least 1"));
+        }
+        for (var, d) in [
+            ("JOB_VISIBILITY_SECS", pipeline.visibility),
+            ("EXTRACT_TIMEOUT_SECS", pipeline.extract_timeout),
+            ("AI_TIMEOUT_SECS", pipeline.ai_timeout),
+        ] {
+            if d.is_zero() {
+                return Err(env.problem(var, "must be at least 1"));
+            }
+        }
         Ok(Self {
             database,
             object_store,
@@ -103,6 +159,8 @@ impl Config {
             secret_key: Secret::new(secret_key),
             bind_addr,
             max_upload_bytes,
+            redis_key_prefix,
+            pipeline,
         })
     }
 }

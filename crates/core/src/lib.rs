@@ -1,12 +1,16 @@
 //! DocuVault's services: configuration, the database queries grouped by aggregate, the object
 //! store and Redis behind small interfaces, health probes, and the document, topic and settings
-//! services the HTTP API and the worker call. No HTTP framework in here.
+//! services the HTTP API calls, and the processing pipeline the worker runs. No HTTP framework in here.
 
+pub mod ai;
 pub mod config;
 pub mod crypto;
 pub mod db;
 pub mod error;
 pub mod health;
+pub mod metrics;
+pub mod pipeline;
+pub mod queue;
 pub mod redis_client;
 pub mod secret;
 pub mod services;

@@ -33,6 +33,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(list))
         .routes(routes!(get_one, delete_one))
         .routes(routes!(content))
+        .routes(routes!(reclassify))
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -227,6 +228,31 @@ async fn get_one(
         document: doc.into(),
         extracted_text,
     }))
+}
+
+/// Run extraction and classification again (after topics or AI settings changed). The
+/// document goes back to `pending`; a worker picks it up.
+#[utoipa::path(
+    post, path = "/api/documents/{id}/reclassify", tag = "documents", params(("id" = Uuid, Path)),
+    responses(
+        (status = 202, body = DocumentDetailDto),
+        (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody, description = "the document is still being processed"),
+        (status = 503, body = ErrorBody),
+    )
+)]
+async fn reclassify(
+    State(state): State<AppState>,
+    Path(id): Path<Uuid>,
+) -> Result<(StatusCode, Json<DocumentDetailDto>), ApiError> {
+    let (doc, extracted_text) = state.vault.reclassify(None, id).await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(DocumentDetailDto {
+            document: doc.into(),
+            extracted_text,
+        }),
+    ))
 }
 
 /// Delete a document: its row and its bytes.

@@ -5,6 +5,7 @@
 
 pub mod ai_settings;
 pub mod documents;
+pub mod pipeline;
 pub mod topics;
 
 use std::str::FromStr;

@@ -43,6 +43,8 @@ pub struct Page {
 }
 
 pub const MAX_PAGE_SIZE: i64 = 100;
+/// An upload does not wait longer than this for Redis; the sweeper covers a slow or down Redis.
+const PUBLISH_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(500);
 
 impl Vault {
     /// Stores an upload and records it as `pending`. Errors leave nothing behind.
@@ -89,10 +91,11 @@ impl Vault {
                 limit: self.max_upload_bytes,
             })?,
         };
-        // The pipeline issue adds its outbox job to this same insert's transaction.
+        // The row is the job (status `pending`, due now): one statement records both.
         match q::insert(&self.db, &new).await {
             Ok(row) => {
                 tracing::info!(document_id = %id, size_bytes = size, content_type = kind.mime(), "document uploaded");
+                self.publish_job(id).await;
                 Ok(Document {
                     row,
                     topics: Vec::new(),
@@ -103,6 +106,43 @@ impl Vault {
                 Err(e)
             }
         }
+    }
+
+    /// Hands a recorded job to the queue. The document is safe either way: if Redis cannot take
+    /// it now, the job is marked unpublished and a worker's sweeper publishes it later.
+    async fn publish_job(&self, id: Uuid) {
+        let published =
+            match tokio::time::timeout(PUBLISH_TIMEOUT, self.queue.publish(id)).await {
+                Ok(Ok(())) => return,
+                Ok(Err(e)) => e.chain(),
+                Err(_) => "timed out".to_owned(),
+            };
+        tracing::warn!(document_id = %id, error = %published, "cannot queue the job now; the sweeper will");
+        if let Err(e) = crate::db::pipeline::unpublish(&self.db, &[id]).await {
+            tracing::warn!(document_id = %id, error = %e.chain(), "cannot mark the job unpublished; it is re-published after the visibility timeout");
+        }
+    }
+
+    /// Runs classification again (after topics or AI settings changed). The document must be
+    /// finished (`classified` or `failed`); one in the pipeline already is a conflict.
+    pub async fn reclassify(
+        &self,
+        owner: Option<Uuid>,
+        id: Uuid,
+    ) -> Result<(Document, Option<String>)> {
+        if !crate::db::pipeline::requeue(&self.db, owner, id).await? {
+            return match q::get(&self.db, owner, id).await? {
+                None => Err(Error::NotFound("document")),
+                Some(_) => Err(Error::Conflict {
+                    code: "document_busy",
+                    message: "the document is being processed; try again when it is finished"
+                        .into(),
+                }),
+            };
+        }
+        tracing::info!(document_id = %id, "reclassification requested");
+        self.publish_job(id).await;
+        self.get_document(owner, id).await
     }
 
     /// Called when the row could not be written: the object must not outlive the request.

@@ -1,4 +1,4 @@
-//! The operations the API (and later the worker) performs, on [`Vault`]: everything needed to
+//! The operations the API performs, on [`Vault`]: everything needed to
 //! serve one request, cheap to clone, no per-instance state that matters.
 
 pub mod documents;
@@ -9,6 +9,8 @@ use std::sync::Arc;
 
 use crate::crypto::Sealer;
 use crate::db::PgPool;
+use crate::metrics::Metrics;
+use crate::queue::{JobQueue, RedisQueue};
 use crate::redis_client::RedisClient;
 use crate::storage::ObjectStore;
 
@@ -17,6 +19,9 @@ pub struct Vault {
     pub db: PgPool,
     pub store: Arc<dyn ObjectStore>,
     pub redis: RedisClient,
+    /// Where new jobs are published (the upload's document row is the job itself).
+    pub queue: Arc<dyn JobQueue>,
+    pub metrics: Metrics,
     pub sealer: Sealer,
     pub max_upload_bytes: u64,
 }
@@ -26,10 +31,17 @@ impl Vault {
     /// reached on first use, so a process started while a dependency is down still answers
     /// (503) and recovers by itself.
     pub fn from_config(config: &crate::Config, application_name: &str) -> anyhow::Result<Self> {
+        let redis = RedisClient::connect_lazy(&config.redis_url)?;
         Ok(Self {
             db: crate::db::connect_lazy(&config.database, application_name)?,
             store: Arc::new(crate::storage::S3Store::new(&config.object_store)?),
-            redis: RedisClient::connect_lazy(&config.redis_url)?,
+            queue: Arc::new(RedisQueue::new(
+                redis.clone(),
+                &config.redis_key_prefix,
+                config.pipeline.visibility,
+            )),
+            metrics: Metrics::new(redis.clone(), &config.redis_key_prefix),
+            redis,
             sealer: Sealer::new(&config.secret_key),
             max_upload_bytes: config.max_upload_bytes,
         })

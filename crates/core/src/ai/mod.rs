@@ -1,0 +1,198 @@
+//! AI classification behind one small trait, one implementation per provider, chosen per owner
+//! from their AI settings: `local` (built in, no network, the default), an OpenAI-compatible
+//! chat-completions server (OpenAI, Ollama, vLLM, llama.cpp), or Anthropic's Messages API.
+//!
+//! Every provider answers with indices into the topics it was given: a remote model's answer
+//! is matched against the owner's topic names and anything else is dropped, so a model can
+//! never invent a topic.
+
+mod anthropic;
+mod http;
+mod local;
+mod openai;
+
+use std::time::Duration;
+
+use uuid::Uuid;
+
+use crate::crypto::{Purpose, Sealer};
+use crate::db::PgPool;
+use crate::db::ai_settings;
+use crate::pipeline::JobError;
+use docuvault_domain::AiProviderKind;
+
+pub use http::RetryPolicy;
+
+/// A topic as offered to a classifier.
+#[derive(Debug, Clone, Copy)]
+pub struct TopicChoice<'a> {
+    pub name: &'a str,
+    pub description: &'a str,
+}
+
+#[async_trait::async_trait]
+pub trait Classifier: Send + Sync {
+    /// The indices (into `topics`) of the topics `text` belongs to; possibly none.
+    async fn classify(&self, text: &str, topics: &[TopicChoice<'_>]) -> Result<Vec<usize>, JobError>;
+}
+
+/// Builds each owner's classifier from their settings; holds the one HTTP client (connection
+/// pool) all remote providers share.
+#[derive(Debug, Clone)]
+pub struct AiClient {
+    http: reqwest::Client,
+    sealer: Sealer,
+    retry: RetryPolicy,
+    timeout: Duration,
+}
+
+impl AiClient {
+    pub fn new(sealer: Sealer, timeout: Duration, retry: RetryPolicy) -> anyhow::Result<Self> {
+        let http = reqwest::Client::builder()
+            .timeout(timeout)
+            .connect_timeout(Duration::from_secs(10))
+            .user_agent(concat!("DocuVault/", env!("CARGO_PKG_VERSION")))
+            .build()?;
+        Ok(Self {
+            http,
+            sealer,
+            retry,
+            timeout,
+        })
+    }
+
+    /// The classifier the owner chose (the local one if they chose nothing).
+    pub async fn for_owner(
+        &self,
+        db: &PgPool,
+        owner: Option<Uuid>,
+    ) -> Result<Box<dyn Classifier>, JobError> {
+        let Some(row) = ai_settings::get(db, owner).await? else {
+            return Ok(Box::new(local::Local));
+        };
+        let kind = AiProviderKind::parse(&row.provider)
+            .map_err(|e| JobError::Permanent(format!("AI settings: {}", e.message)))?;
+        let api_key = row
+            .api_key_enc
+            .map(|sealed| {
+                self.sealer
+                    .open(Purpose::AiApiKey, owner, &sealed)
+                    .ok()
+                    .and_then(|k| String::from_utf8(k).ok())
+                    .ok_or_else(|| {
+                        JobError::Permanent(
+                            "the stored AI API key cannot be decrypted (was SECRET_KEY changed?); save it again in the settings".into(),
+                        )
+                    })
+            })
+            .transpose()?;
+        let remote = |default_base: &str, default_model: &str| -> Result<http::Remote, JobError> {
+            let base = row.base_url.as_deref().unwrap_or(default_base);
+            Ok(http::Remote {
+                http: self.http.clone(),
+                base_url: url::Url::parse(base)
+                    .map_err(|_| JobError::Permanent(format!("AI settings: invalid base URL {base}")))?,
+                model: row.model.clone().unwrap_or_else(|| default_model.to_owned()),
+                api_key: api_key.clone().map(crate::Secret::new),
+                retry: self.retry,
+                timeout: self.timeout,
+            })
+        };
+        Ok(match kind {
+            AiProviderKind::Local => Box::new(local::Local),
+            AiProviderKind::OpenAi => Box::new(openai::OpenAi(remote(
+                openai::DEFAULT_BASE_URL,
+                openai::DEFAULT_MODEL,
+            )?)),
+            AiProviderKind::Anthropic => Box::new(anthropic::Anthropic(remote(
+                anthropic::DEFAULT_BASE_URL,
+                anthropic::DEFAULT_MODEL,
+            )?)),
+        })
+    }
+}
+
+const SYSTEM_PROMPT: &str = "You sort a person's documents into the topics they defined. \
+Choose only from the listed topic names, spelled exactly as listed. A document may fit several \
+topics or none. Answer with one JSON object and nothing else: {\"topics\": [\"<topic name>\", ...]}.";
+
+/// The user message: the owner's topics (and only theirs), then the document's text.
+fn user_prompt(text: &str, topics: &[TopicChoice<'_>]) -> String {
+    let mut out = String::from("Topics:\n");
+    for t in topics {
+        out.push_str("- ");
+        out.push_str(t.name);
+        if !t.description.trim().is_empty() {
+            out.push_str(": ");
+            out.push_str(t.description.trim());
+        }
+        out.push('\n');
+    }
+    out.push_str("\nDocument text:\n<document>\n");
+    out.push_str(text);
+    out.push_str("\n</document>\n\nWhich topics does this document belong to? Answer in JSON.");
+    out
+}
+
+/// Reads `{"topics": [...]}` out of a model's answer (tolerating a code fence or prose around
+/// it) and keeps the names that match a listed topic, case-insensitively, each once.
+fn parse_answer(answer: &str, topics: &[TopicChoice<'_>]) -> Result<Vec<usize>, JobError> {
+    let start = answer.find('{');
+    let end = answer.rfind('}');
+    let json = match (start, end) {
+        (Some(s), Some(e)) if s < e => &answer[s..=e],
+        _ => return Err(invalid_answer(answer)),
+    };
+    #[derive(serde::Deserialize)]
+    struct Answer {
+        topics: Vec<serde_json::Value>,
+    }
+    let parsed: Answer = serde_json::from_str(json).map_err(|_| invalid_answer(answer))?;
+    let mut picked = Vec::new();
+    for name in parsed.topics.iter().filter_map(serde_json::Value::as_str) {
+        let name = name.trim();
+        match topics.iter().position(|t| t.name.eq_ignore_ascii_case(name) || t.name.to_lowercase() == name.to_lowercase()) {
+            Some(i) if !picked.contains(&i) => picked.push(i),
+            Some(_) => {}
+            None => tracing::info!(answer_topic = name, "dropping a topic the model invented"),
+        }
+    }
+    Ok(picked)
+}
+
+fn invalid_answer(answer: &str) -> JobError {
+    let head: String = answer.chars().take(120).collect();
+    JobError::transient(format!("the AI provider's answer is not the JSON asked for: {head:?}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn topics() -> Vec<TopicChoice<'static>> {
+        vec![
+            TopicChoice { name: "Finance", description: "invoices" },
+            TopicChoice { name: "Gesundheit", description: "" },
+        ]
+    }
+
+    #[test]
+    fn answers_are_matched_to_listed_topics_only() {
+        let t = topics();
+        assert_eq!(parse_answer(r#"{"topics": ["finance", "Cooking"]}"#, &t), Ok(vec![0]));
+        assert_eq!(
+            parse_answer("```json\n{\"topics\": [\"GESUNDHEIT\", \"Finance\", \"Finance\"]}\n```", &t),
+            Ok(vec![1, 0])
+        );
+        assert_eq!(parse_answer(r#"{"topics": []}"#, &t), Ok(vec![]));
+        assert!(matches!(parse_answer("I think Finance", &t), Err(JobError::Transient(_))));
+        assert!(matches!(parse_answer(r#"{"topic": "Finance"}"#, &t), Err(JobError::Transient(_))));
+    }
+
+    #[test]
+    fn the_prompt_lists_the_topics_and_the_text() {
+        let p = user_prompt("an invoice", &topics());
+        assert!(p.contains("- Finance: invoices\n- Gesundheit\n"));
+        assert!(p.contains("<document>\nan invoice\n</document>"));
+    }
+}

@@ -1,0 +1,280 @@
+//! The pipeline's queries. A document in status `pending` or `processing` is its own job (see
+//! `migrations/0002_pipeline.sql`); these statements are the job's state machine:
+//!
+//! ```text
+//! pending --claim--> processing --finish--> classified
+//!    ^                   |  \----fail-----> failed
+//!    +---retry_later-----+
+//! processing with an expired lease --claim--> processing (taken over, attempt + 1)
+//! ```
+//!
+//! Every transition out of `processing` names the attempt it belongs to, so a worker whose
+//! lease expired (and whose job another worker took over) cannot overwrite the newer result.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use sqlx::{FromRow, PgPool};
+use uuid::Uuid;
+
+use crate::Result;
+
+/// A document taken for processing.
+#[derive(Debug, Clone, FromRow)]
+pub struct Claimed {
+    pub id: Uuid,
+    pub user_id: Option<Uuid>,
+    pub object_key: String,
+    pub content_type: String,
+    /// This attempt's number (1 for the first); the fencing token for the transitions below.
+    pub attempts: i32,
+    /// The error of the previous attempt, if any.
+    pub error: Option<String>,
+}
+
+fn secs(d: Duration) -> f64 {
+    d.as_secs_f64()
+}
+
+/// Takes the document if it is due, or if the worker that held it let its lease expire.
+pub async fn claim(pool: &PgPool, id: Uuid, lease: Duration) -> Result<Option<Claimed>> {
+    Ok(sqlx::query_as(
+        "UPDATE documents
+            SET status = 'processing', attempts = attempts + 1,
+                lease_until = now() + make_interval(secs => $2)
+          WHERE id = $1
+            AND ((status = 'pending' AND next_attempt_at <= now())
+                 OR (status = 'processing' AND lease_until < now()))
+      RETURNING id, user_id, object_key, content_type, attempts, error",
+    )
+    .bind(id)
+    .bind(secs(lease))
+    .fetch_optional(pool)
+    .await?)
+}
+
+/// Stores the result of a successful attempt: the text, and exactly these topics (replacing
+/// any earlier ones, so running a job twice gives the same final state). False if the attempt
+/// no longer holds the document.
+pub async fn finish(
+    pool: &PgPool,
+    id: Uuid,
+    attempt: i32,
+    text: &str,
+    topic_ids: &[Uuid],
+) -> Result<bool> {
+    let mut tx = pool.begin().await?;
+    let updated = sqlx::query(
+        "UPDATE documents
+            SET status = 'classified', extracted_text = $3, error = NULL,
+                lease_until = NULL, processed_at = now()
+          WHERE id = $1 AND attempts = $2 AND status = 'processing'",
+    )
+    .bind(id)
+    .bind(attempt)
+    .bind(text)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    if updated == 0 {
+        tx.rollback().await?;
+        return Ok(false);
+    }
+    sqlx::query("DELETE FROM document_topics WHERE document_id = $1")
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    // Only topics that still exist and belong to the document's owner are attached.
+    sqlx::query(
+        "INSERT INTO document_topics (document_id, topic_id)
+         SELECT d.id, t.id FROM documents d
+           JOIN topics t ON t.user_id IS NOT DISTINCT FROM d.user_id
+          WHERE d.id = $1 AND t.id = ANY($2)
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(id)
+    .bind(topic_ids)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(true)
+}
+
+/// Gives the document back to the queue after a failed attempt, due again after `delay`.
+pub async fn retry_later(
+    pool: &PgPool,
+    id: Uuid,
+    attempt: i32,
+    error: &str,
+    delay: Duration,
+) -> Result<bool> {
+    let updated = sqlx::query(
+        "UPDATE documents
+            SET status = 'pending', error = $3, lease_until = NULL, published_at = NULL,
+                next_attempt_at = now() + make_interval(secs => $4)
+          WHERE id = $1 AND attempts = $2 AND status = 'processing'",
+    )
+    .bind(id)
+    .bind(attempt)
+    .bind(error)
+    .bind(secs(delay))
+    .execute(pool)
+    .await?
+    .rows_affected();
+    Ok(updated == 1)
+}
+
+/// Ends the document's processing as `failed` with a reason a person can read.
+pub async fn fail(pool: &PgPool, id: Uuid, attempt: i32, error: &str) -> Result<bool> {
+    let updated = sqlx::query(
+        "UPDATE documents
+            SET status = 'failed', error = $3, lease_until = NULL, processed_at = now()
+          WHERE id = $1 AND attempts = $2 AND status = 'processing'",
+    )
+    .bind(id)
+    .bind(attempt)
+    .bind(error)
+    .execute(pool)
+    .await?
+    .rows_affected();
+    Ok(updated == 1)
+}
+
+/// Marks up to `limit` runnable jobs as published and returns them, for the sweeper to hand to
+/// the queue: those never published (the upload could not reach Redis, or a retry came due),
+/// those published longer than `republish_after` ago and still waiting (Redis lost the
+/// message), and those whose worker's lease expired since they were last published. Several
+/// sweepers may run at once (`SKIP LOCKED`).
+pub async fn take_unpublished(
+    pool: &PgPool,
+    limit: i64,
+    republish_after: Duration,
+) -> Result<Vec<Uuid>> {
+    Ok(sqlx::query_scalar(
+        "UPDATE documents SET published_at = now()
+          WHERE id IN (
+                SELECT id FROM documents
+                 WHERE ((status = 'pending' AND next_attempt_at <= now())
+                        OR (status = 'processing' AND lease_until < now()))
+                   AND (published_at IS NULL
+                        OR published_at < now() - make_interval(secs => $2)
+                        OR (status = 'processing' AND published_at < lease_until))
+              ORDER BY next_attempt_at
+                 LIMIT $1
+                   FOR UPDATE SKIP LOCKED)
+      RETURNING id",
+    )
+    .bind(limit)
+    .bind(secs(republish_after))
+    .fetch_all(pool)
+    .await?)
+}
+
+/// Forgets that these jobs were published (handing them over failed), so the next sweep takes
+/// them at once.
+pub async fn unpublish(pool: &PgPool, ids: &[Uuid]) -> Result<()> {
+    sqlx::query(
+        "UPDATE documents SET published_at = NULL
+          WHERE id = ANY($1) AND status IN ('pending', 'processing')",
+    )
+    .bind(ids)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// Redis lost its data: every waiting job must be published again.
+pub async fn forget_published(pool: &PgPool) -> Result<u64> {
+    Ok(sqlx::query(
+        "UPDATE documents SET published_at = NULL
+          WHERE status IN ('pending', 'processing') AND published_at IS NOT NULL",
+    )
+    .execute(pool)
+    .await?
+    .rows_affected())
+}
+
+/// Keeps a running job's lease from expiring. False if the attempt no longer holds it.
+pub async fn extend_lease(pool: &PgPool, id: Uuid, attempt: i32, lease: Duration) -> Result<bool> {
+    let updated = sqlx::query(
+        "UPDATE documents SET lease_until = now() + make_interval(secs => $3)
+          WHERE id = $1 AND attempts = $2 AND status = 'processing'",
+    )
+    .bind(id)
+    .bind(attempt)
+    .bind(secs(lease))
+    .execute(pool)
+    .await?
+    .rows_affected();
+    Ok(updated == 1)
+}
+
+/// Gives back jobs a stopping worker could not finish: pending again, due now, and the
+/// interrupted attempt not counted. Only called for jobs whose tasks have ended.
+pub async fn release(pool: &PgPool, ids: &[Uuid]) -> Result<u64> {
+    Ok(sqlx::query(
+        "UPDATE documents
+            SET status = 'pending', attempts = greatest(attempts - 1, 0), lease_until = NULL,
+                published_at = NULL, next_attempt_at = now()
+          WHERE id = ANY($1) AND status = 'processing'",
+    )
+    .bind(ids)
+    .execute(pool)
+    .await?
+    .rows_affected())
+}
+
+/// How many documents are still waiting (pending or processing), and when the earliest of
+/// them comes due (a retry's time, or a running job's lease end).
+pub async fn waiting(pool: &PgPool) -> Result<(i64, Option<DateTime<Utc>>)> {
+    Ok(sqlx::query_as(
+        "SELECT count(*),
+                min(CASE WHEN status = 'pending' THEN next_attempt_at ELSE lease_until END)
+           FROM documents WHERE status IN ('pending', 'processing')",
+    )
+    .fetch_one(pool)
+    .await?)
+}
+
+/// Puts a finished document back in the queue (reclassify). False if it is not the owner's,
+/// or is being processed right now.
+pub async fn requeue(pool: &PgPool, owner: Option<Uuid>, id: Uuid) -> Result<bool> {
+    let updated = sqlx::query(
+        "UPDATE documents
+            SET status = 'pending', attempts = 0, error = NULL, lease_until = NULL,
+                next_attempt_at = now(), published_at = now()
+          WHERE id = $1 AND user_id IS NOT DISTINCT FROM $2
+            AND status IN ('classified', 'failed')",
+    )
+    .bind(id)
+    .bind(owner)
+    .execute(pool)
+    .await?
+    .rows_affected();
+    Ok(updated == 1)
+}
+
+/// The owner's topics, as the classifier needs them.
+#[derive(Debug, Clone, FromRow)]
+pub struct TopicForClassification {
+    pub id: Uuid,
+    pub name: String,
+    pub description: String,
+}
+
+pub async fn topics_of(pool: &PgPool, owner: Option<Uuid>) -> Result<Vec<TopicForClassification>> {
+    Ok(sqlx::query_as(
+        "SELECT id, name, description FROM topics
+          WHERE user_id IS NOT DISTINCT FROM $1 ORDER BY lower(name)",
+    )
+    .bind(owner)
+    .fetch_all(pool)
+    .await?)
+}
+
+/// Documents by pipeline status, for `/metrics`.
+pub async fn status_counts(pool: &PgPool) -> Result<Vec<(String, i64)>> {
+    Ok(sqlx::query_as("SELECT status, count(*) FROM documents GROUP BY status ORDER BY status")
+        .fetch_all(pool)
+        .await?)
+}

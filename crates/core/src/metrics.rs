@@ -1,0 +1,97 @@
+//! Job metrics shared by every worker process: counters and a duration histogram kept in one
+//! Redis hash (`{REDIS_KEY_PREFIX}:metrics`), so `GET /metrics` on any API instance shows the
+//! whole installation. Rendered in the Prometheus text format together with the documents per
+//! status from PostgreSQL. Recording is best effort: a Redis outage never fails a job.
+
+use std::fmt::Write as _;
+
+use crate::db::{PgPool, pipeline};
+use crate::redis_client::RedisClient;
+
+/// Upper bounds (seconds) of the job-duration histogram's buckets.
+const BUCKETS: [f64; 11] = [0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0];
+const OUTCOMES: [&str; 4] = ["classified", "failed", "retried", "lost"];
+const STATUSES: [&str; 4] = ["pending", "processing", "classified", "failed"];
+
+#[derive(Debug, Clone)]
+pub struct Metrics {
+    redis: RedisClient,
+    key: String,
+}
+
+impl Metrics {
+    pub fn new(redis: RedisClient, key_prefix: &str) -> Self {
+        Self {
+            redis,
+            key: format!("{key_prefix}:metrics"),
+        }
+    }
+
+    /// Counts one finished job and its duration.
+    pub async fn record_job(&self, outcome: &str, seconds: f64) {
+        let mut pipe = redis::pipe();
+        pipe.hincr(&self.key, format!("jobs_total:{outcome}"), 1)
+            .ignore()
+            .hincr(&self.key, "job_seconds_sum", seconds)
+            .ignore()
+            .hincr(&self.key, "job_seconds_count", 1)
+            .ignore();
+        for le in BUCKETS.iter().filter(|le| seconds <= **le) {
+            pipe.hincr(&self.key, format!("job_seconds_bucket:{le}"), 1).ignore();
+        }
+        let mut conn = self.redis.connection();
+        if let Err(e) = pipe.query_async::<()>(&mut conn).await {
+            tracing::debug!(error = %e, "cannot record job metrics");
+        }
+    }
+
+    /// The Prometheus exposition. Whatever cannot be read (a dependency is down) is left out
+    /// and shown as `docuvault_up{dependency=...} 0`.
+    pub async fn render(&self, db: &PgPool) -> String {
+        let mut out = String::new();
+        let counts = pipeline::status_counts(db).await;
+        let mut conn = self.redis.connection();
+        let stored: redis::RedisResult<Vec<(String, String)>> =
+            redis::cmd("HGETALL").arg(&self.key).query_async(&mut conn).await;
+
+        let _ = writeln!(out, "# HELP docuvault_up Whether the dependency answered this scrape.");
+        let _ = writeln!(out, "# TYPE docuvault_up gauge");
+        let _ = writeln!(out, "docuvault_up{{dependency=\"postgres\"}} {}", u8::from(counts.is_ok()));
+        let _ = writeln!(out, "docuvault_up{{dependency=\"redis\"}} {}", u8::from(stored.is_ok()));
+
+        if let Ok(counts) = counts {
+            let _ = writeln!(out, "# HELP docuvault_documents Documents by pipeline status.");
+            let _ = writeln!(out, "# TYPE docuvault_documents gauge");
+            for status in STATUSES {
+                let n = counts.iter().find(|(s, _)| s == status).map_or(0, |(_, n)| *n);
+                let _ = writeln!(out, "docuvault_documents{{status=\"{status}\"}} {n}");
+            }
+        }
+        if let Ok(stored) = stored {
+            let get = |field: &str| {
+                stored
+                    .iter()
+                    .find(|(k, _)| k == field)
+                    .and_then(|(_, v)| v.parse::<f64>().ok())
+                    .unwrap_or(0.0)
+            };
+            let _ = writeln!(out, "# HELP docuvault_jobs_total Jobs finished by all workers, by outcome.");
+            let _ = writeln!(out, "# TYPE docuvault_jobs_total counter");
+            for outcome in OUTCOMES {
+                let n = get(&format!("jobs_total:{outcome}"));
+                let _ = writeln!(out, "docuvault_jobs_total{{outcome=\"{outcome}\"}} {n}");
+            }
+            let _ = writeln!(out, "# HELP docuvault_job_duration_seconds Time from claim to result per job.");
+            let _ = writeln!(out, "# TYPE docuvault_job_duration_seconds histogram");
+            for le in BUCKETS {
+                let n = get(&format!("job_seconds_bucket:{le}"));
+                let _ = writeln!(out, "docuvault_job_duration_seconds_bucket{{le=\"{le}\"}} {n}");
+            }
+            let count = get("job_seconds_count");
+            let _ = writeln!(out, "docuvault_job_duration_seconds_bucket{{le=\"+Inf\"}} {count}");
+            let _ = writeln!(out, "docuvault_job_duration_seconds_sum {}", get("job_seconds_sum"));
+            let _ = writeln!(out, "docuvault_job_duration_seconds_count {count}");
+        }
+        out
+    }
+}

@@ -1,0 +1,295 @@
+//! The worker: takes job deliveries from the queue and runs up to `concurrency` jobs at once,
+//! while a sweeper hands PostgreSQL's due jobs to the queue (those whose publish failed, whose
+//! retry came due, whose worker died, or whose message Redis lost).
+//!
+//! Shutdown stops taking jobs, lets running ones finish for a grace period, and gives back any
+//! still running after it (they become `pending` again, due at once) — a stopped worker never
+//! leaves a document waiting for its lease to expire.
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use super::{Outcome, Pipeline};
+use crate::ai::{AiClient, RetryPolicy};
+use crate::crypto::Sealer;
+use crate::db::pipeline as q;
+use crate::metrics::Metrics;
+use crate::queue::{Delivery, JobQueue, RedisQueue};
+use crate::redis_client::RedisClient;
+
+/// How long one read from the queue waits for a delivery.
+const POLL: Duration = Duration::from_millis(1000);
+/// How many due jobs one sweep hands to the queue.
+const SWEEP_BATCH: i64 = 500;
+
+/// What a `run_until_idle` did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct RunStats {
+    pub classified: usize,
+    pub failed: usize,
+    pub retried: usize,
+}
+
+#[derive(Debug, Clone)]
+pub struct Worker {
+    pipeline: Pipeline,
+    queue: Arc<dyn JobQueue>,
+    consumer: String,
+    concurrency: usize,
+    sweep_interval: Duration,
+    /// Documents this process is working on right now, to give back on shutdown.
+    in_flight: Arc<Mutex<HashSet<Uuid>>>,
+}
+
+impl Worker {
+    pub fn new(pipeline: Pipeline, queue: Arc<dyn JobQueue>, concurrency: usize) -> Self {
+        // Unique per process start: a restarted worker must not inherit a dead one's deliveries
+        // (those are taken over through the visibility timeout instead).
+        let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "worker".into());
+        let consumer = format!("{host}-{}-{}", std::process::id(), &Uuid::new_v4().simple().to_string()[..8]);
+        Self {
+            pipeline,
+            queue,
+            consumer,
+            concurrency: concurrency.max(1),
+            sweep_interval: Duration::from_secs(2),
+            in_flight: Arc::default(),
+        }
+    }
+
+    /// A worker with its own connections, as `docuvault worker` (or `serve --with-worker`) runs it.
+    pub fn from_config(config: &crate::Config, application_name: &str) -> anyhow::Result<Self> {
+        let redis = RedisClient::connect_lazy(&config.redis_url)?;
+        let reader = RedisClient::connect_lazy(&config.redis_url)?;
+        let pipeline = Pipeline {
+            db: crate::db::connect_lazy(&config.database, application_name)?,
+            store: Arc::new(crate::storage::S3Store::new(&config.object_store)?),
+            ai: AiClient::new(
+                Sealer::new(&config.secret_key),
+                config.pipeline.ai_timeout,
+                RetryPolicy::default(),
+            )?,
+            metrics: Metrics::new(redis.clone(), &config.redis_key_prefix),
+            config: config.pipeline.clone(),
+        };
+        let queue = Arc::new(RedisQueue::with_reader(
+            redis,
+            reader,
+            &config.redis_key_prefix,
+            config.pipeline.visibility,
+        ));
+        Ok(Self::new(pipeline, queue, config.pipeline.concurrency))
+    }
+
+    pub fn with_concurrency(mut self, concurrency: usize) -> Self {
+        self.concurrency = concurrency.max(1);
+        self
+    }
+
+    pub fn with_sweep_interval(mut self, every: Duration) -> Self {
+        self.sweep_interval = every;
+        self
+    }
+
+    pub fn consumer(&self) -> &str {
+        &self.consumer
+    }
+
+    /// Works until `shutdown`, then drains for up to `grace`.
+    pub async fn run(&self, shutdown: CancellationToken, grace: Duration) {
+        tracing::info!(consumer = %self.consumer, concurrency = self.concurrency, "worker started");
+        let sweeper = {
+            let me = self.clone();
+            let stop = shutdown.clone();
+            tokio::spawn(async move { me.sweep_until(stop).await })
+        };
+        let slots = Arc::new(Semaphore::new(self.concurrency));
+        let mut jobs = JoinSet::new();
+        let mut failing = false;
+        loop {
+            while let Some(done) = jobs.try_join_next() {
+                if let Err(e) = done {
+                    tracing::error!(error = %e, "a job task panicked");
+                }
+            }
+            let permit = tokio::select! {
+                () = shutdown.cancelled() => break,
+                p = Arc::clone(&slots).acquire_owned() => match p {
+                    Ok(p) => p,
+                    Err(_) => break,
+                },
+            };
+            let next = tokio::select! {
+                () = shutdown.cancelled() => break,
+                next = self.queue.next(&self.consumer, POLL) => next,
+            };
+            self.after_read().await;
+            match next {
+                Ok(Some(delivery)) => {
+                    failing = false;
+                    let me = self.clone();
+                    jobs.spawn(async move {
+                        me.handle(delivery).await;
+                        drop(permit);
+                    });
+                }
+                Ok(None) => failing = false,
+                Err(e) => {
+                    if !failing {
+                        tracing::warn!(error = %e.chain(), "cannot read the job queue; retrying");
+                    }
+                    failing = true;
+                    tokio::select! {
+                        () = shutdown.cancelled() => break,
+                        () = tokio::time::sleep(Duration::from_secs(1)) => {}
+                    }
+                }
+            }
+        }
+        tracing::info!(running = jobs.len(), "worker stopping: finishing running jobs");
+        let drained = tokio::time::timeout(grace, async {
+            while jobs.join_next().await.is_some() {}
+        })
+        .await;
+        if drained.is_err() {
+            jobs.abort_all();
+            while jobs.join_next().await.is_some() {}
+            self.give_back().await;
+        }
+        sweeper.abort();
+        tracing::info!("worker stopped");
+    }
+
+    /// Runs jobs one at a time until no document is waiting: every pending job (retries
+    /// included, as they come due) has ended `classified` or `failed`. For tests and
+    /// `docuvault worker --once`.
+    pub async fn run_until_idle(&self) -> crate::Result<RunStats> {
+        let mut stats = RunStats::default();
+        loop {
+            self.sweep(self.pipeline.config.visibility).await?;
+            let mut worked = false;
+            while let Some(delivery) = self.queue.next(&self.consumer, Duration::from_millis(100)).await? {
+                self.after_read().await;
+                let outcome = self.pipeline.run_job(delivery.document_id).await?;
+                self.queue.ack(&delivery).await?;
+                match outcome {
+                    Outcome::Classified => stats.classified += 1,
+                    Outcome::Failed => stats.failed += 1,
+                    Outcome::Retried => stats.retried += 1,
+                    Outcome::Skipped | Outcome::Lost => continue,
+                }
+                worked = true;
+            }
+            self.after_read().await;
+            let (waiting, next_due) = q::waiting(&self.pipeline.db).await?;
+            if waiting == 0 {
+                return Ok(stats);
+            }
+            if !worked {
+                // Due jobs whose messages are not in the queue for us: publish them again
+                // (a duplicate is skipped by the claim), then wait for the next one to come due.
+                self.sweep(Duration::ZERO).await?;
+                let wait = next_due
+                    .map(|t| (t - chrono::Utc::now()).to_std().unwrap_or_default())
+                    .unwrap_or_default()
+                    .clamp(Duration::from_millis(20), Duration::from_secs(1));
+                tokio::time::sleep(wait).await;
+            }
+        }
+    }
+
+    async fn handle(&self, delivery: Delivery) {
+        let id = delivery.document_id;
+        self.track(id, true);
+        let result = self.pipeline.run_job(id).await;
+        self.track(id, false);
+        match result {
+            Ok(_) => {
+                if let Err(e) = self.queue.ack(&delivery).await {
+                    // Redelivered after the visibility timeout and skipped then: harmless.
+                    tracing::warn!(document_id = %id, error = %e.chain(), "cannot acknowledge a job");
+                }
+            }
+            // PostgreSQL is unreachable: leave the message unacknowledged; it is delivered
+            // again after the visibility timeout, and the sweeper covers it too.
+            Err(e) => tracing::warn!(document_id = %id, error = %e.chain(), "job could not run"),
+        }
+    }
+
+    fn track(&self, id: Uuid, running: bool) {
+        if let Ok(mut set) = self.in_flight.lock() {
+            if running {
+                set.insert(id);
+            } else {
+                set.remove(&id);
+            }
+        }
+    }
+
+    /// After Redis lost its data, every waiting job must be published again.
+    async fn after_read(&self) {
+        if self.queue.take_lost()
+            && let Err(e) = q::forget_published(&self.pipeline.db).await
+        {
+            tracing::warn!(error = %e.chain(), "cannot mark jobs for re-publishing");
+        }
+    }
+
+    async fn give_back(&self) {
+        let ids: Vec<Uuid> = self
+            .in_flight
+            .lock()
+            .map(|set| set.iter().copied().collect())
+            .unwrap_or_default();
+        if ids.is_empty() {
+            return;
+        }
+        match q::release(&self.pipeline.db, &ids).await {
+            Ok(n) => tracing::info!(released = n, "gave unfinished jobs back to the queue"),
+            Err(e) => tracing::warn!(error = %e.chain(), "cannot give jobs back; they are taken over when their lease expires"),
+        }
+    }
+
+    async fn sweep_until(&self, stop: CancellationToken) {
+        let mut failing = false;
+        loop {
+            match self.sweep(self.pipeline.config.visibility).await {
+                Ok(n) => {
+                    if n > 0 {
+                        tracing::info!(published = n, "sweeper published due jobs");
+                    }
+                    failing = false;
+                }
+                Err(e) => {
+                    if !failing {
+                        tracing::warn!(error = %e.chain(), "sweep failed; retrying");
+                    }
+                    failing = true;
+                }
+            }
+            tokio::select! {
+                () = stop.cancelled() => return,
+                () = tokio::time::sleep(self.sweep_interval) => {}
+            }
+        }
+    }
+
+    /// Hands due, unpublished jobs to the queue; those it could not hand over stay unpublished.
+    async fn sweep(&self, republish_after: Duration) -> crate::Result<usize> {
+        let db = &self.pipeline.db;
+        let ids = q::take_unpublished(db, SWEEP_BATCH, republish_after).await?;
+        for (n, id) in ids.iter().enumerate() {
+            if let Err(e) = self.queue.publish(*id).await {
+                q::unpublish(db, &ids[n..]).await?;
+                return Err(e);
+            }
+        }
+        Ok(ids.len())
+    }
+}
