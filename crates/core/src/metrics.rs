@@ -37,7 +37,8 @@ impl Metrics {
             .hincr(&self.key, "job_seconds_count", 1)
             .ignore();
         for le in BUCKETS.iter().filter(|le| seconds <= **le) {
-            pipe.hincr(&self.key, format!("job_seconds_bucket:{le}"), 1).ignore();
+            pipe.hincr(&self.key, format!("job_seconds_bucket:{le}"), 1)
+                .ignore();
         }
         let mut conn = self.redis.connection();
         if let Err(e) = pipe.query_async::<()>(&mut conn).await {
@@ -51,19 +52,38 @@ impl Metrics {
         let mut out = String::new();
         let counts = pipeline::status_counts(db).await;
         let mut conn = self.redis.connection();
-        let stored: redis::RedisResult<Vec<(String, String)>> =
-            redis::cmd("HGETALL").arg(&self.key).query_async(&mut conn).await;
+        let stored: redis::RedisResult<Vec<(String, String)>> = redis::cmd("HGETALL")
+            .arg(&self.key)
+            .query_async(&mut conn)
+            .await;
 
-        let _ = writeln!(out, "# HELP docuvault_up Whether the dependency answered this scrape.");
+        let _ = writeln!(
+            out,
+            "# HELP docuvault_up Whether the dependency answered this scrape."
+        );
         let _ = writeln!(out, "# TYPE docuvault_up gauge");
-        let _ = writeln!(out, "docuvault_up{{dependency=\"postgres\"}} {}", u8::from(counts.is_ok()));
-        let _ = writeln!(out, "docuvault_up{{dependency=\"redis\"}} {}", u8::from(stored.is_ok()));
+        let _ = writeln!(
+            out,
+            "docuvault_up{{dependency=\"postgres\"}} {}",
+            u8::from(counts.is_ok())
+        );
+        let _ = writeln!(
+            out,
+            "docuvault_up{{dependency=\"redis\"}} {}",
+            u8::from(stored.is_ok())
+        );
 
         if let Ok(counts) = counts {
-            let _ = writeln!(out, "# HELP docuvault_documents Documents by pipeline status.");
+            let _ = writeln!(
+                out,
+                "# HELP docuvault_documents Documents by pipeline status."
+            );
             let _ = writeln!(out, "# TYPE docuvault_documents gauge");
             for status in STATUSES {
-                let n = counts.iter().find(|(s, _)| s == status).map_or(0, |(_, n)| *n);
+                let n = counts
+                    .iter()
+                    .find(|(s, _)| s == status)
+                    .map_or(0, |(_, n)| *n);
                 let _ = writeln!(out, "docuvault_documents{{status=\"{status}\"}} {n}");
             }
         }
@@ -75,21 +95,37 @@ impl Metrics {
                     .and_then(|(_, v)| v.parse::<f64>().ok())
                     .unwrap_or(0.0)
             };
-            let _ = writeln!(out, "# HELP docuvault_jobs_total Jobs finished by all workers, by outcome.");
+            let _ = writeln!(
+                out,
+                "# HELP docuvault_jobs_total Jobs finished by all workers, by outcome."
+            );
             let _ = writeln!(out, "# TYPE docuvault_jobs_total counter");
             for outcome in OUTCOMES {
                 let n = get(&format!("jobs_total:{outcome}"));
                 let _ = writeln!(out, "docuvault_jobs_total{{outcome=\"{outcome}\"}} {n}");
             }
-            let _ = writeln!(out, "# HELP docuvault_job_duration_seconds Time from claim to result per job.");
+            let _ = writeln!(
+                out,
+                "# HELP docuvault_job_duration_seconds Time from claim to result per job."
+            );
             let _ = writeln!(out, "# TYPE docuvault_job_duration_seconds histogram");
             for le in BUCKETS {
                 let n = get(&format!("job_seconds_bucket:{le}"));
-                let _ = writeln!(out, "docuvault_job_duration_seconds_bucket{{le=\"{le}\"}} {n}");
+                let _ = writeln!(
+                    out,
+                    "docuvault_job_duration_seconds_bucket{{le=\"{le}\"}} {n}"
+                );
             }
             let count = get("job_seconds_count");
-            let _ = writeln!(out, "docuvault_job_duration_seconds_bucket{{le=\"+Inf\"}} {count}");
-            let _ = writeln!(out, "docuvault_job_duration_seconds_sum {}", get("job_seconds_sum"));
+            let _ = writeln!(
+                out,
+                "docuvault_job_duration_seconds_bucket{{le=\"+Inf\"}} {count}"
+            );
+            let _ = writeln!(
+                out,
+                "docuvault_job_duration_seconds_sum {}",
+                get("job_seconds_sum")
+            );
             let _ = writeln!(out, "docuvault_job_duration_seconds_count {count}");
         }
         out

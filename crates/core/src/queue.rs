@@ -114,7 +114,11 @@ impl RedisQueue {
         Ok(reply.claimed.into_iter().next())
     }
 
-    async fn read_new(&self, consumer: &str, wait: Duration) -> redis::RedisResult<Option<StreamId>> {
+    async fn read_new(
+        &self,
+        consumer: &str,
+        wait: Duration,
+    ) -> redis::RedisResult<Option<StreamId>> {
         let mut conn = self.reader.connection();
         let block = wait.min(MAX_BLOCK);
         let reply: Option<StreamReadReply> = redis::cmd("XREADGROUP")
@@ -130,10 +134,16 @@ impl RedisQueue {
             .arg(">")
             .query_async(&mut conn)
             .await?;
-        Ok(reply.and_then(|r| r.keys.into_iter().next()).and_then(|k| k.ids.into_iter().next()))
+        Ok(reply
+            .and_then(|r| r.keys.into_iter().next())
+            .and_then(|k| k.ids.into_iter().next()))
     }
 
-    async fn next_once(&self, consumer: &str, wait: Duration) -> redis::RedisResult<Option<StreamId>> {
+    async fn next_once(
+        &self,
+        consumer: &str,
+        wait: Duration,
+    ) -> redis::RedisResult<Option<StreamId>> {
         if let Some(entry) = self.reclaim(consumer).await? {
             return Ok(Some(entry));
         }

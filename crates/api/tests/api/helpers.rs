@@ -51,6 +51,8 @@ pub struct Options {
     /// Use these S3 credentials instead of the root key (and this bucket, if given).
     pub s3_credentials: Option<(String, String)>,
     pub bucket: Option<String>,
+    /// Further configuration variables (pipeline knobs), overriding the defaults.
+    pub env: Vec<(&'static str, String)>,
 }
 
 pub struct TestApp {
@@ -61,6 +63,8 @@ pub struct TestApp {
     pub db_name: String,
     pub bucket: String,
     pub proxies: Option<Proxies>,
+    /// The server's configuration, for building workers against the same stack.
+    pub config: Config,
     s3: (String, String),
     shutdown: CancellationToken,
     server: Option<tokio::task::JoinHandle<()>>,
@@ -130,7 +134,11 @@ impl TestApp {
             )
         });
 
-        let env: HashMap<&str, String> = HashMap::from([
+        let mut env: HashMap<&str, String> = HashMap::from([
+            // Each test has its own queue stream and metrics in the shared Redis.
+            ("REDIS_KEY_PREFIX", format!("dvt-{id}")),
+            // Tests do not wait out production's retry delays.
+            ("JOB_RETRY_BASE_MS", "50".to_owned()),
             ("DATABASE_URL", pg_url.to_string()),
             ("DATABASE_MAX_CONNECTIONS", "5".to_owned()),
             ("DATABASE_ACQUIRE_TIMEOUT_MS", "1000".to_owned()),
@@ -148,6 +156,7 @@ impl TestApp {
                     .to_string(),
             ),
         ]);
+        env.extend(opts.env.iter().cloned());
         let config = Config::from_lookup(|k| env.get(k).cloned()).expect("test config");
         let vault = Vault::from_config(&config, "docuvault-test").expect("vault");
         vault.store.ensure_bucket().await.expect("test bucket");
@@ -178,10 +187,25 @@ impl TestApp {
             db_name,
             bucket,
             proxies,
+            config,
             s3,
             shutdown,
             server: Some(server),
         }
+    }
+
+    /// A worker for this test's server, with its own connections, as `docuvault worker` makes.
+    pub fn worker(&self) -> docuvault_core::pipeline::worker::Worker {
+        docuvault_core::pipeline::worker::Worker::from_config(&self.config, "docuvault-test-worker")
+            .expect("worker")
+    }
+
+    /// Runs a worker until no document is waiting.
+    pub async fn process_all(&self) -> docuvault_core::pipeline::worker::RunStats {
+        tokio::time::timeout(Duration::from_secs(60), self.worker().run_until_idle())
+            .await
+            .expect("the worker became idle within 60 s")
+            .expect("worker run")
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -318,6 +342,7 @@ impl Drop for TestApp {
         let bucket = self.bucket.clone();
         let s3 = self.s3.clone();
         let own_bucket = bucket.starts_with("dvt-");
+        let prefix = self.config.redis_key_prefix.clone();
         // Drop cannot await; clean up on a thread with its own runtime, and wait for it.
         let cleanup = std::thread::spawn(move || {
             let rt = tokio::runtime::Builder::new_current_thread()
@@ -335,6 +360,15 @@ impl Drop for TestApp {
                     )))
                     .execute(&mut admin)
                     .await;
+                }
+                if let Ok(client) = redis::Client::open(stack_var("REDIS_URL"))
+                    && let Ok(mut conn) = client.get_multiplexed_async_connection().await
+                {
+                    let _: redis::RedisResult<()> = redis::cmd("DEL")
+                        .arg(format!("{prefix}:jobs"))
+                        .arg(format!("{prefix}:metrics"))
+                        .query_async(&mut conn)
+                        .await;
                 }
                 if own_bucket {
                     let endpoint = Url::parse(&stack_var("MINIO_ENDPOINT")).expect("endpoint");
@@ -423,4 +457,74 @@ impl Proxy {
     pub fn set(&self, mode: Mode) {
         self.mode.send_replace(mode);
     }
+}
+
+/// A real, minimal PDF: one page per entry, each line of it drawn in Helvetica with a text
+/// layer (an entry of `None` draws only a line: a page without text, like a scan).
+pub fn pdf(pages: &[Option<&[&str]>]) -> Vec<u8> {
+    let mut objects: Vec<String> = Vec::new();
+    let font_id = 3 + 2 * pages.len();
+    let mut kids = Vec::new();
+    for (i, page) in pages.iter().enumerate() {
+        let page_id = 3 + 2 * i;
+        kids.push(format!("{page_id} 0 R"));
+        let content = match page {
+            Some(lines) => {
+                let mut c = String::from("BT /F1 12 Tf 72 720 Td 16 TL\n");
+                for line in *lines {
+                    let escaped = line
+                        .replace('\\', "\\\\")
+                        .replace('(', "\\(")
+                        .replace(')', "\\)");
+                    c.push_str(&format!("({escaped}) Tj T*\n"));
+                }
+                c.push_str("ET");
+                c
+            }
+            None => "72 72 m 500 700 l S".to_owned(),
+        };
+        objects.push(format!(
+            "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Resources << /Font << /F1 {font_id} 0 R >> >> /Contents {} 0 R >>",
+            page_id + 1
+        ));
+        objects.push(format!(
+            "<< /Length {} >>\nstream\n{content}\nendstream",
+            content.len()
+        ));
+    }
+    objects.insert(
+        0,
+        format!(
+            "<< /Type /Pages /Kids [{}] /Count {} >>",
+            kids.join(" "),
+            pages.len()
+        ),
+    );
+    objects.insert(0, "<< /Type /Catalog /Pages 2 0 R >>".to_owned());
+    objects.push(
+        "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>"
+            .to_owned(),
+    );
+
+    let mut out = b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n".to_vec();
+    let mut offsets = Vec::new();
+    for (i, body) in objects.iter().enumerate() {
+        offsets.push(out.len());
+        out.extend_from_slice(format!("{} 0 obj\n{body}\nendobj\n", i + 1).as_bytes());
+    }
+    let xref = out.len();
+    out.extend_from_slice(
+        format!("xref\n0 {}\n0000000000 65535 f \n", objects.len() + 1).as_bytes(),
+    );
+    for off in offsets {
+        out.extend_from_slice(format!("{off:010} 00000 n \n").as_bytes());
+    }
+    out.extend_from_slice(
+        format!(
+            "trailer\n<< /Size {} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n",
+            objects.len() + 1
+        )
+        .as_bytes(),
+    );
+    out
 }

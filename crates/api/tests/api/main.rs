@@ -4,8 +4,10 @@
 
 mod documents;
 mod errors;
+mod fake_ai;
 mod health;
 mod helpers;
+mod pipeline;
 mod roles;
 mod settings;
 mod topics;

@@ -16,13 +16,20 @@ pub struct Anthropic(pub Remote);
 
 #[async_trait::async_trait]
 impl Classifier for Anthropic {
-    async fn classify(&self, text: &str, topics: &[TopicChoice<'_>]) -> Result<Vec<usize>, JobError> {
+    async fn classify(
+        &self,
+        text: &str,
+        topics: &[TopicChoice<'_>],
+    ) -> Result<Vec<usize>, JobError> {
         let remote = &self.0;
         let key = remote.api_key.as_ref().ok_or_else(|| {
-            JobError::Permanent("the Anthropic provider needs an API key; set one in the AI settings".into())
+            JobError::Permanent(
+                "the Anthropic provider needs an API key; set one in the AI settings".into(),
+            )
         })?;
-        let mut key = HeaderValue::from_str(key.expose())
-            .map_err(|_| JobError::Permanent("the AI API key holds characters HTTP cannot carry".into()))?;
+        let mut key = HeaderValue::from_str(key.expose()).map_err(|_| {
+            JobError::Permanent("the AI API key holds characters HTTP cannot carry".into())
+        })?;
         key.set_sensitive(true);
         let mut headers = HeaderMap::new();
         headers.insert(HeaderName::from_static("x-api-key"), key);
@@ -38,12 +45,19 @@ impl Classifier for Anthropic {
             "messages": [{"role": "user", "content": user_prompt(text, topics)}],
         });
         // The base may be given with or without its `/v1`.
-        let path = if remote.base_url.path().trim_end_matches('/').ends_with("/v1") {
+        let path = if remote
+            .base_url
+            .path()
+            .trim_end_matches('/')
+            .ends_with("/v1")
+        {
             "messages"
         } else {
             "v1/messages"
         };
-        let answer = remote.post_json(&remote.endpoint(path), headers, &body).await?;
+        let answer = remote
+            .post_json(&remote.endpoint(path), headers, &body)
+            .await?;
         let text: String = answer
             .get("content")
             .and_then(serde_json::Value::as_array)

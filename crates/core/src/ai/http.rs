@@ -103,7 +103,11 @@ impl Remote {
                     "the AI provider answered HTTP {status}{detail}"
                 )));
             }
-            tracing::info!(status = status.as_u16(), wait_ms = wait.as_millis() as u64, "AI provider asked to retry");
+            tracing::info!(
+                status = status.as_u16(),
+                wait_ms = wait.as_millis() as u64,
+                "AI provider asked to retry"
+            );
             tokio::time::sleep(wait).await;
             delay = delay.saturating_mul(2);
         }
@@ -141,7 +145,11 @@ async fn error_detail(response: reqwest::Response) -> String {
         .and_then(serde_json::Value::as_str)
         .map(str::to_owned)
         .unwrap_or_default();
-    let message: String = message.chars().filter(|c| !c.is_control()).take(200).collect();
+    let message: String = message
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(200)
+        .collect();
     if message.is_empty() {
         String::new()
     } else {
@@ -157,7 +165,10 @@ async fn read_limited(response: reqwest::Response) -> Result<Vec<u8>, JobError> 
             if e.is_timeout() {
                 JobError::transient("the AI provider's answer did not arrive in time")
             } else {
-                JobError::transient(format!("the AI provider's answer broke off: {}", root_cause(&e)))
+                JobError::transient(format!(
+                    "the AI provider's answer broke off: {}",
+                    root_cause(&e)
+                ))
             }
         })?;
         if out.len() + chunk.len() > MAX_RESPONSE_BYTES {
@@ -171,7 +182,10 @@ async fn read_limited(response: reqwest::Response) -> Result<Vec<u8>, JobError> 
 fn host(url: &str) -> String {
     url::Url::parse(url)
         .ok()
-        .and_then(|u| u.host_str().map(|h| format!("{h}:{}", u.port_or_known_default().unwrap_or(0))))
+        .and_then(|u| {
+            u.host_str()
+                .map(|h| format!("{h}:{}", u.port_or_known_default().unwrap_or(0)))
+        })
         .unwrap_or_default()
 }
 
@@ -194,7 +208,10 @@ mod tests {
         assert_eq!(retry_after(&h), None);
         h.insert(RETRY_AFTER, HeaderValue::from_static("2"));
         assert_eq!(retry_after(&h), Some(Duration::from_secs(2)));
-        h.insert(RETRY_AFTER, HeaderValue::from_static("Wed, 21 Oct 2015 07:28:00 GMT"));
+        h.insert(
+            RETRY_AFTER,
+            HeaderValue::from_static("Wed, 21 Oct 2015 07:28:00 GMT"),
+        );
         assert_eq!(retry_after(&h), None);
     }
 }

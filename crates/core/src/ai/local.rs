@@ -10,7 +10,11 @@ pub struct Local;
 
 #[async_trait::async_trait]
 impl Classifier for Local {
-    async fn classify(&self, text: &str, topics: &[TopicChoice<'_>]) -> Result<Vec<usize>, JobError> {
+    async fn classify(
+        &self,
+        text: &str,
+        topics: &[TopicChoice<'_>],
+    ) -> Result<Vec<usize>, JobError> {
         let topics: Vec<TopicText<'_>> = topics
             .iter()
             .map(|t| TopicText {

@@ -33,7 +33,11 @@ pub struct TopicChoice<'a> {
 #[async_trait::async_trait]
 pub trait Classifier: Send + Sync {
     /// The indices (into `topics`) of the topics `text` belongs to; possibly none.
-    async fn classify(&self, text: &str, topics: &[TopicChoice<'_>]) -> Result<Vec<usize>, JobError>;
+    async fn classify(
+        &self,
+        text: &str,
+        topics: &[TopicChoice<'_>],
+    ) -> Result<Vec<usize>, JobError>;
 }
 
 /// Builds each owner's classifier from their settings; holds the one HTTP client (connection
@@ -90,9 +94,13 @@ impl AiClient {
             let base = row.base_url.as_deref().unwrap_or(default_base);
             Ok(http::Remote {
                 http: self.http.clone(),
-                base_url: url::Url::parse(base)
-                    .map_err(|_| JobError::Permanent(format!("AI settings: invalid base URL {base}")))?,
-                model: row.model.clone().unwrap_or_else(|| default_model.to_owned()),
+                base_url: url::Url::parse(base).map_err(|_| {
+                    JobError::Permanent(format!("AI settings: invalid base URL {base}"))
+                })?,
+                model: row
+                    .model
+                    .clone()
+                    .unwrap_or_else(|| default_model.to_owned()),
                 api_key: api_key.clone().map(crate::Secret::new),
                 retry: self.retry,
                 timeout: self.timeout,
@@ -151,7 +159,9 @@ fn parse_answer(answer: &str, topics: &[TopicChoice<'_>]) -> Result<Vec<usize>, 
     let mut picked = Vec::new();
     for name in parsed.topics.iter().filter_map(serde_json::Value::as_str) {
         let name = name.trim();
-        match topics.iter().position(|t| t.name.eq_ignore_ascii_case(name) || t.name.to_lowercase() == name.to_lowercase()) {
+        match topics.iter().position(|t| {
+            t.name.eq_ignore_ascii_case(name) || t.name.to_lowercase() == name.to_lowercase()
+        }) {
             Some(i) if !picked.contains(&i) => picked.push(i),
             Some(_) => {}
             None => tracing::info!(answer_topic = name, "dropping a topic the model invented"),
@@ -162,7 +172,9 @@ fn parse_answer(answer: &str, topics: &[TopicChoice<'_>]) -> Result<Vec<usize>, 
 
 fn invalid_answer(answer: &str) -> JobError {
     let head: String = answer.chars().take(120).collect();
-    JobError::transient(format!("the AI provider's answer is not the JSON asked for: {head:?}"))
+    JobError::transient(format!(
+        "the AI provider's answer is not the JSON asked for: {head:?}"
+    ))
 }
 
 #[cfg(test)]
@@ -171,22 +183,40 @@ mod tests {
 
     fn topics() -> Vec<TopicChoice<'static>> {
         vec![
-            TopicChoice { name: "Finance", description: "invoices" },
-            TopicChoice { name: "Gesundheit", description: "" },
+            TopicChoice {
+                name: "Finance",
+                description: "invoices",
+            },
+            TopicChoice {
+                name: "Gesundheit",
+                description: "",
+            },
         ]
     }
 
     #[test]
     fn answers_are_matched_to_listed_topics_only() {
         let t = topics();
-        assert_eq!(parse_answer(r#"{"topics": ["finance", "Cooking"]}"#, &t), Ok(vec![0]));
         assert_eq!(
-            parse_answer("```json\n{\"topics\": [\"GESUNDHEIT\", \"Finance\", \"Finance\"]}\n```", &t),
+            parse_answer(r#"{"topics": ["finance", "Cooking"]}"#, &t),
+            Ok(vec![0])
+        );
+        assert_eq!(
+            parse_answer(
+                "```json\n{\"topics\": [\"GESUNDHEIT\", \"Finance\", \"Finance\"]}\n```",
+                &t
+            ),
             Ok(vec![1, 0])
         );
         assert_eq!(parse_answer(r#"{"topics": []}"#, &t), Ok(vec![]));
-        assert!(matches!(parse_answer("I think Finance", &t), Err(JobError::Transient(_))));
-        assert!(matches!(parse_answer(r#"{"topic": "Finance"}"#, &t), Err(JobError::Transient(_))));
+        assert!(matches!(
+            parse_answer("I think Finance", &t),
+            Err(JobError::Transient(_))
+        ));
+        assert!(matches!(
+            parse_answer(r#"{"topic": "Finance"}"#, &t),
+            Err(JobError::Transient(_))
+        ));
     }
 
     #[test]

@@ -16,12 +16,18 @@ pub struct OpenAi(pub Remote);
 
 #[async_trait::async_trait]
 impl Classifier for OpenAi {
-    async fn classify(&self, text: &str, topics: &[TopicChoice<'_>]) -> Result<Vec<usize>, JobError> {
+    async fn classify(
+        &self,
+        text: &str,
+        topics: &[TopicChoice<'_>],
+    ) -> Result<Vec<usize>, JobError> {
         let remote = &self.0;
         let mut headers = HeaderMap::new();
         if let Some(key) = &remote.api_key {
-            let mut value = HeaderValue::from_str(&format!("Bearer {}", key.expose()))
-                .map_err(|_| JobError::Permanent("the AI API key holds characters HTTP cannot carry".into()))?;
+            let mut value =
+                HeaderValue::from_str(&format!("Bearer {}", key.expose())).map_err(|_| {
+                    JobError::Permanent("the AI API key holds characters HTTP cannot carry".into())
+                })?;
             value.set_sensitive(true);
             headers.insert(AUTHORIZATION, value);
         }
@@ -40,7 +46,9 @@ impl Classifier for OpenAi {
         let content = answer
             .pointer("/choices/0/message/content")
             .and_then(serde_json::Value::as_str)
-            .ok_or_else(|| JobError::transient("the AI provider's answer has no message content"))?;
+            .ok_or_else(|| {
+                JobError::transient("the AI provider's answer has no message content")
+            })?;
         parse_answer(content, topics)
     }
 }

@@ -274,7 +274,9 @@ pub async fn topics_of(pool: &PgPool, owner: Option<Uuid>) -> Result<Vec<TopicFo
 
 /// Documents by pipeline status, for `/metrics`.
 pub async fn status_counts(pool: &PgPool) -> Result<Vec<(String, i64)>> {
-    Ok(sqlx::query_as("SELECT status, count(*) FROM documents GROUP BY status ORDER BY status")
-        .fetch_all(pool)
-        .await?)
+    Ok(
+        sqlx::query_as("SELECT status, count(*) FROM documents GROUP BY status ORDER BY status")
+            .fetch_all(pool)
+            .await?,
+    )
 }

@@ -25,7 +25,11 @@ pub const MAX_TEXT_BYTES: usize = 8 * 1024 * 1024;
 const PDF_MEMORY_LIMIT: u64 = 1024 * 1024 * 1024;
 
 /// The text of a document whose bytes arrive as `body`.
-pub async fn extract(kind: FileKind, body: ByteStream<'_>, timeout: Duration) -> Result<String, JobError> {
+pub async fn extract(
+    kind: FileKind,
+    body: ByteStream<'_>,
+    timeout: Duration,
+) -> Result<String, JobError> {
     let text = match kind {
         FileKind::PlainText => decode_text(&read_bounded(body, MAX_TEXT_BYTES).await?),
         FileKind::Pdf => pdf_text(body, timeout).await?,
@@ -37,7 +41,10 @@ pub async fn extract(kind: FileKind, body: ByteStream<'_>, timeout: Duration) ->
     };
     if text.trim().is_empty() {
         return Err(JobError::Permanent(match kind {
-            FileKind::Pdf => "no text to classify: the PDF has no text layer (a scan? OCR is not available yet)".into(),
+            FileKind::Pdf => {
+                "no text to classify: the PDF has no text layer (a scan? OCR is not available yet)"
+                    .into()
+            }
             _ => "no text to classify: the file holds only white space".into(),
         }));
     }
@@ -72,8 +79,9 @@ pub fn decode_text(bytes: &[u8]) -> String {
 
 fn windows_1252(b: u8) -> char {
     const HIGH: [char; 32] = [
-        '€', '\u{81}', '‚', 'ƒ', '„', '…', '†', '‡', 'ˆ', '‰', 'Š', '‹', 'Œ', '\u{8d}', 'Ž', '\u{8f}',
-        '\u{90}', '‘', '’', '“', '”', '•', '–', '—', '˜', '™', 'š', '›', 'œ', '\u{9d}', 'ž', 'Ÿ',
+        '€', '\u{81}', '‚', 'ƒ', '„', '…', '†', '‡', 'ˆ', '‰', 'Š', '‹', 'Œ', '\u{8d}', 'Ž',
+        '\u{8f}', '\u{90}', '‘', '’', '“', '”', '•', '–', '—', '˜', '™', 'š', '›', 'œ', '\u{9d}',
+        'ž', 'Ÿ',
     ];
     match b {
         0x80..=0x9f => HIGH[usize::from(b - 0x80)],
@@ -92,7 +100,8 @@ impl Drop for TempFile {
 
 async fn pdf_text(mut body: ByteStream<'_>, timeout: Duration) -> Result<String, JobError> {
     // pdftotext needs to seek, so the PDF goes to a private temporary file first.
-    let file = TempFile(std::env::temp_dir().join(format!("docuvault-{}.pdf", uuid::Uuid::new_v4())));
+    let file =
+        TempFile(std::env::temp_dir().join(format!("docuvault-{}.pdf", uuid::Uuid::new_v4())));
     let mut out = tokio::fs::File::create(&file.0)
         .await
         .map_err(|e| JobError::transient(format!("cannot write a temporary file: {e}")))?;
@@ -135,9 +144,15 @@ async fn run_pdftotext(path: &Path, timeout: Duration) -> Result<String, JobErro
     let mut child = match pdftotext_command(path, cpu_secs, true).spawn() {
         Ok(child) => child,
         // Without util-linux's prlimit, the wall-clock timeout still bounds the child.
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => pdftotext_command(path, cpu_secs, false)
-            .spawn()
-            .map_err(|e| JobError::transient(format!("cannot run pdftotext (is poppler-utils installed?): {e}")))?,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            pdftotext_command(path, cpu_secs, false)
+                .spawn()
+                .map_err(|e| {
+                    JobError::transient(format!(
+                        "cannot run pdftotext (is poppler-utils installed?): {e}"
+                    ))
+                })?
+        }
         Err(e) => return Err(JobError::transient(format!("cannot run pdftotext: {e}"))),
     };
     let (Some(stdout), Some(mut stderr)) = (child.stdout.take(), child.stderr.take()) else {
@@ -158,10 +173,14 @@ async fn run_pdftotext(path: &Path, timeout: Duration) -> Result<String, JobErro
         (read, text, err, status)
     };
     let (read, text, err, status) = tokio::time::timeout(timeout, work).await.map_err(|_| {
-        JobError::Permanent(format!("reading the PDF took longer than {} s", timeout.as_secs()))
+        JobError::Permanent(format!(
+            "reading the PDF took longer than {} s",
+            timeout.as_secs()
+        ))
     })?;
     read.map_err(|e| JobError::transient(format!("cannot read pdftotext's output: {e}")))?;
-    let status = status.map_err(|e| JobError::transient(format!("pdftotext did not finish: {e}")))?;
+    let status =
+        status.map_err(|e| JobError::transient(format!("pdftotext did not finish: {e}")))?;
     if !status.success() && text.len() < MAX_TEXT_BYTES {
         let detail = err.lines().next().unwrap_or("").trim();
         return Err(JobError::Permanent(match status.code() {
@@ -184,7 +203,10 @@ mod tests {
     fn utf8_windows_1252_and_cut_sequences() {
         assert_eq!(decode_text("Grüße €".as_bytes()), "Grüße €");
         assert_eq!(decode_text(b"\xEF\xBB\xBFwith BOM"), "with BOM");
-        assert_eq!(decode_text(b"Gr\xfc\xdfe \x80 \x93quoted\x94"), "Grüße € “quoted”");
+        assert_eq!(
+            decode_text(b"Gr\xfc\xdfe \x80 \x93quoted\x94"),
+            "Grüße € “quoted”"
+        );
         // A length bound that cut "€" (3 bytes) after its first two bytes.
         assert_eq!(decode_text(b"price 5\xe2\x82"), "price 5");
     }

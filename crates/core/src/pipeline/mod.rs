@@ -149,7 +149,11 @@ impl Pipeline {
         let provider = self.ai.for_owner(&self.db, job.user_id).await?;
         let input = truncate_chars(&text, self.config.classify_max_chars);
         let picked = provider.classify(input, &choices).await?;
-        let ids = picked.into_iter().filter_map(|i| topics.get(i)).map(|t| t.id).collect();
+        let ids = picked
+            .into_iter()
+            .filter_map(|i| topics.get(i))
+            .map(|t| t.id)
+            .collect();
         Ok((text, ids))
     }
 
@@ -166,16 +170,26 @@ impl Pipeline {
             ),
             Err(JobError::Permanent(reason)) => {
                 tracing::warn!(reason, "document failed");
-                (q::fail(&self.db, job.id, job.attempts, &reason).await?, Outcome::Failed)
+                (
+                    q::fail(&self.db, job.id, job.attempts, &reason).await?,
+                    Outcome::Failed,
+                )
             }
             Err(JobError::Transient(reason)) if job.attempts >= self.config.max_attempts => {
                 let reason = format!("gave up after {} attempts: {reason}", job.attempts);
                 tracing::warn!(reason, "document failed");
-                (q::fail(&self.db, job.id, job.attempts, &reason).await?, Outcome::Failed)
+                (
+                    q::fail(&self.db, job.id, job.attempts, &reason).await?,
+                    Outcome::Failed,
+                )
             }
             Err(JobError::Transient(reason)) => {
                 let delay = backoff(self.config.retry_base, job.attempts, job.id);
-                tracing::info!(reason, retry_in_ms = delay.as_millis() as u64, "attempt failed; will retry");
+                tracing::info!(
+                    reason,
+                    retry_in_ms = delay.as_millis() as u64,
+                    "attempt failed; will retry"
+                );
                 (
                     q::retry_later(&self.db, job.id, job.attempts, &reason, delay).await?,
                     Outcome::Retried,
@@ -189,8 +203,12 @@ impl Pipeline {
 /// `base · 2^(attempt-1)`, at most an hour, spread by up to ±20 % (from the document id and
 /// attempt, so workers retrying many documents at once do not stampede).
 pub fn backoff(base: Duration, attempt: i32, id: Uuid) -> Duration {
-    let exp = u32::try_from(attempt.saturating_sub(1)).unwrap_or(0).min(16);
-    let raw = base.saturating_mul(1u32 << exp).min(Duration::from_secs(3600));
+    let exp = u32::try_from(attempt.saturating_sub(1))
+        .unwrap_or(0)
+        .min(16);
+    let raw = base
+        .saturating_mul(1u32 << exp)
+        .min(Duration::from_secs(3600));
     let spread = (id.as_u128() as u64 ^ u64::from(exp).wrapping_mul(0x9E37_79B9_7F4A_7C15)) % 41;
     raw.mul_f64(0.8 + spread as f64 / 100.0)
 }

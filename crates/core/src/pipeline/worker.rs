@@ -52,7 +52,11 @@ impl Worker {
         // Unique per process start: a restarted worker must not inherit a dead one's deliveries
         // (those are taken over through the visibility timeout instead).
         let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "worker".into());
-        let consumer = format!("{host}-{}-{}", std::process::id(), &Uuid::new_v4().simple().to_string()[..8]);
+        let consumer = format!(
+            "{host}-{}-{}",
+            std::process::id(),
+            &Uuid::new_v4().simple().to_string()[..8]
+        );
         Self {
             pipeline,
             queue,
@@ -152,11 +156,12 @@ impl Worker {
                 }
             }
         }
-        tracing::info!(running = jobs.len(), "worker stopping: finishing running jobs");
-        let drained = tokio::time::timeout(grace, async {
-            while jobs.join_next().await.is_some() {}
-        })
-        .await;
+        tracing::info!(
+            running = jobs.len(),
+            "worker stopping: finishing running jobs"
+        );
+        let drained =
+            tokio::time::timeout(grace, async { while jobs.join_next().await.is_some() {} }).await;
         if drained.is_err() {
             jobs.abort_all();
             while jobs.join_next().await.is_some() {}
@@ -174,7 +179,11 @@ impl Worker {
         loop {
             self.sweep(self.pipeline.config.visibility).await?;
             let mut worked = false;
-            while let Some(delivery) = self.queue.next(&self.consumer, Duration::from_millis(100)).await? {
+            while let Some(delivery) = self
+                .queue
+                .next(&self.consumer, Duration::from_millis(100))
+                .await?
+            {
                 self.after_read().await;
                 let outcome = self.pipeline.run_job(delivery.document_id).await?;
                 self.queue.ack(&delivery).await?;
@@ -252,7 +261,9 @@ impl Worker {
         }
         match q::release(&self.pipeline.db, &ids).await {
             Ok(n) => tracing::info!(released = n, "gave unfinished jobs back to the queue"),
-            Err(e) => tracing::warn!(error = %e.chain(), "cannot give jobs back; they are taken over when their lease expires"),
+            Err(e) => {
+                tracing::warn!(error = %e.chain(), "cannot give jobs back; they are taken over when their lease expires")
+            }
         }
     }
 

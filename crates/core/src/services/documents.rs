@@ -111,12 +111,11 @@ impl Vault {
     /// Hands a recorded job to the queue. The document is safe either way: if Redis cannot take
     /// it now, the job is marked unpublished and a worker's sweeper publishes it later.
     async fn publish_job(&self, id: Uuid) {
-        let published =
-            match tokio::time::timeout(PUBLISH_TIMEOUT, self.queue.publish(id)).await {
-                Ok(Ok(())) => return,
-                Ok(Err(e)) => e.chain(),
-                Err(_) => "timed out".to_owned(),
-            };
+        let published = match tokio::time::timeout(PUBLISH_TIMEOUT, self.queue.publish(id)).await {
+            Ok(Ok(())) => return,
+            Ok(Err(e)) => e.chain(),
+            Err(_) => "timed out".to_owned(),
+        };
         tracing::warn!(document_id = %id, error = %published, "cannot queue the job now; the sweeper will");
         if let Err(e) = crate::db::pipeline::unpublish(&self.db, &[id]).await {
             tracing::warn!(document_id = %id, error = %e.chain(), "cannot mark the job unpublished; it is re-published after the visibility timeout");

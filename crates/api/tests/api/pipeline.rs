@@ -1,0 +1,522 @@
+//! The processing pipeline end to end: upload through the API, a real worker (Redis Streams,
+//! PostgreSQL, the S3 server, pdftotext), and the result read back through the API.
+
+use std::time::Duration;
+
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::fake_ai::{FakeAi, Reply, anthropic_answer, openai_answer};
+use crate::helpers::{Mode, Options, TestApp, pdf};
+
+async fn topic(app: &TestApp, name: &str, description: &str) -> String {
+    let (status, t) = app
+        .send_json(
+            Method::POST,
+            "/api/topics",
+            json!({"name": name, "description": description}),
+        )
+        .await;
+    assert_eq!(status, 201, "{t}");
+    t["id"].as_str().expect("id").to_owned()
+}
+
+async fn finance_and_health(app: &TestApp) {
+    topic(
+        app,
+        "Finance",
+        "invoices, bank statements, tax returns, payments",
+    )
+    .await;
+    topic(
+        app,
+        "Health",
+        "medical letters, prescriptions, doctor, hospital",
+    )
+    .await;
+}
+
+async fn document(app: &TestApp, id: &str) -> Value {
+    let (status, d) = app.get_json(&format!("/api/documents/{id}")).await;
+    assert_eq!(status, 200, "{d}");
+    d
+}
+
+fn topic_names(doc: &Value) -> Vec<String> {
+    let mut names: Vec<String> = doc["topics"]
+        .as_array()
+        .expect("topics")
+        .iter()
+        .map(|t| t["name"].as_str().expect("name").to_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+async fn use_provider(app: &TestApp, provider: &str, base_url: &str, key: Option<&str>) {
+    let (status, body) = app
+        .send_json(
+            Method::PUT,
+            "/api/settings",
+            json!({"provider": provider, "model": "test-model", "base_url": base_url, "api_key": key}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+}
+
+const INVOICE: &str = "Invoice no. 2024-117. Amount due: 1,240.00 EUR for consulting services. \
+Please transfer the payment to our bank account within 30 days. VAT and tax included.";
+const PRESCRIPTION: &str = "Dr. Meyer, general practice. Prescription for ibuprofen 400 mg, \
+twice daily. Please see your doctor again in two weeks; a referral to the hospital is enclosed.";
+const RECIPE: &str = "Grandmother's apple pie: flour, butter, sugar, apples and cinnamon. \
+Bake for forty minutes until golden.";
+
+#[tokio::test]
+async fn upload_then_worker_classifies_a_pdf_through_the_api() {
+    let app = TestApp::spawn().await;
+    finance_and_health(&app).await;
+    let lines: Vec<&str> = INVOICE.split(". ").collect();
+    let up = app
+        .upload_ok(
+            "invoice.pdf",
+            pdf(&[
+                Some(&lines),
+                Some(&["Page two: bank details and payment terms."]),
+            ]),
+        )
+        .await;
+    assert_eq!(up["status"], "pending");
+    let id = up["id"].as_str().expect("id");
+
+    let stats = app.process_all().await;
+    assert_eq!(stats.classified, 1, "{stats:?}");
+
+    let doc = document(&app, id).await;
+    assert_eq!(doc["status"], "classified", "{doc}");
+    assert_eq!(doc["error"], Value::Null);
+    assert_eq!(topic_names(&doc), ["Finance"]);
+    let text = doc["extracted_text"].as_str().expect("text");
+    assert!(
+        text.contains("Amount due: 1,240.00 EUR") && text.contains("Page two"),
+        "{text}"
+    );
+    // Running a job again (at-least-once delivery) changes nothing.
+    assert_eq!(app.process_all().await.classified, 0);
+    assert_eq!(app.count("document_topics").await, 1);
+}
+
+#[tokio::test]
+async fn local_provider_sorts_documents_and_leaves_unrelated_ones_without_topics() {
+    let app = TestApp::spawn().await;
+    finance_and_health(&app).await;
+    topic(
+        &app,
+        "Travel",
+        "flights, hotel bookings, train tickets, boarding pass",
+    )
+    .await;
+    let cases = [
+        ("invoice.txt", INVOICE, vec!["Finance"]),
+        ("prescription.txt", PRESCRIPTION, vec!["Health"]),
+        (
+            "booking.txt",
+            "Your hotel booking in Lisbon is confirmed: two nights. Boarding pass for flight TP 1234 attached; the train ticket to the airport is separate.",
+            vec!["Travel"],
+        ),
+        (
+            "hospital-bill.txt",
+            "Hospital invoice: treatment by the doctor on 3 May. Amount due 85.00 EUR; payment by bank transfer.",
+            vec!["Finance", "Health"],
+        ),
+        ("recipe.txt", RECIPE, vec![]),
+    ];
+    let mut ids = Vec::new();
+    for (name, text, _) in &cases {
+        ids.push(
+            app.upload_ok(name, text.as_bytes().to_vec()).await["id"]
+                .as_str()
+                .expect("id")
+                .to_owned(),
+        );
+    }
+    assert_eq!(app.process_all().await.classified, cases.len());
+    for ((name, _, want), id) in cases.iter().zip(&ids) {
+        let doc = document(&app, id).await;
+        assert_eq!(doc["status"], "classified", "{name}: {doc}");
+        assert_eq!(topic_names(&doc), *want, "{name}");
+    }
+}
+
+#[tokio::test]
+async fn openai_compatible_provider_wire_format_retry_after_and_invented_topics() {
+    let fake = FakeAi::start(|n| match n {
+        0 => Reply::status(
+            429,
+            json!({"error": {"message": "rate limited", "type": "rate_limit"}}),
+        )
+        .header("retry-after", "1"),
+        _ => Reply::ok(openai_answer(r#"{"topics": ["finance", "Crypto Scams"]}"#)),
+    })
+    .await;
+    let app = TestApp::spawn().await;
+    finance_and_health(&app).await;
+    use_provider(
+        &app,
+        "openai",
+        &format!("{}/v1", fake.base_url),
+        Some("sk-test-123"),
+    )
+    .await;
+    let id = app
+        .upload_ok("invoice.txt", INVOICE.as_bytes().to_vec())
+        .await["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+
+    let stats = app.process_all().await;
+    assert_eq!(stats.classified, 1, "{stats:?}");
+    let doc = document(&app, &id).await;
+    assert_eq!(
+        topic_names(&doc),
+        ["Finance"],
+        "the invented topic is dropped"
+    );
+    assert_eq!(app.count("topics").await, 2, "no topic was created");
+
+    let requests = fake.requests();
+    assert_eq!(requests.len(), 2, "one 429, then the retry");
+    let r = &requests[1];
+    assert_eq!(r.path, "/v1/chat/completions");
+    assert_eq!(r.headers["authorization"], "Bearer sk-test-123");
+    assert_eq!(r.body["model"], "test-model");
+    assert_eq!(r.body["response_format"]["type"], "json_object");
+    let messages = r.body["messages"].as_array().expect("messages");
+    assert_eq!(messages[0]["role"], "system");
+    assert_eq!(messages[1]["role"], "user");
+    let prompt = messages[1]["content"].as_str().expect("prompt");
+    assert!(
+        prompt.contains("- Finance: invoices") && prompt.contains("- Health: medical"),
+        "{prompt}"
+    );
+    assert!(prompt.contains("Amount due: 1,240.00 EUR"), "{prompt}");
+}
+
+#[tokio::test]
+async fn anthropic_provider_wire_format_and_text_truncation() {
+    let fake =
+        FakeAi::start(|_| Reply::ok(anthropic_answer("Here you go:\n{\"topics\": [\"Health\"]}")))
+            .await;
+    let app = TestApp::spawn_with(Options {
+        env: vec![("AI_MAX_INPUT_CHARS", "40".to_owned())],
+        ..Options::default()
+    })
+    .await;
+    finance_and_health(&app).await;
+    use_provider(&app, "anthropic", &fake.base_url, Some("sk-ant-test")).await;
+    let id = app
+        .upload_ok("letter.txt", PRESCRIPTION.as_bytes().to_vec())
+        .await["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+
+    assert_eq!(app.process_all().await.classified, 1);
+    assert_eq!(topic_names(&document(&app, &id).await), ["Health"]);
+
+    let requests = fake.requests();
+    assert_eq!(requests.len(), 1);
+    let r = &requests[0];
+    assert_eq!(r.path, "/v1/messages");
+    assert_eq!(r.headers["x-api-key"], "sk-ant-test");
+    assert_eq!(r.headers["anthropic-version"], "2023-06-01");
+    assert!(r.headers.get("authorization").is_none());
+    assert_eq!(r.body["model"], "test-model");
+    assert!(r.body["max_tokens"].as_u64().is_some());
+    assert!(r.body["system"].as_str().expect("system").contains("JSON"));
+    let prompt = r.body["messages"][0]["content"].as_str().expect("prompt");
+    // Only the first 40 characters of the text are sent.
+    assert!(prompt.contains(&PRESCRIPTION[..40]), "{prompt}");
+    assert!(!prompt.contains(&PRESCRIPTION[..41]), "{prompt}");
+}
+
+#[tokio::test]
+async fn a_provider_that_times_out_is_retried_then_the_document_fails_with_the_reason() {
+    let fake = FakeAi::start(|_| {
+        Reply::ok(openai_answer(r#"{"topics": []}"#)).after(Duration::from_secs(5))
+    })
+    .await;
+    let app = TestApp::spawn_with(Options {
+        env: vec![
+            ("AI_TIMEOUT_SECS", "1".to_owned()),
+            ("JOB_MAX_ATTEMPTS", "2".to_owned()),
+        ],
+        ..Options::default()
+    })
+    .await;
+    finance_and_health(&app).await;
+    use_provider(&app, "openai", &fake.base_url, None).await;
+    let id = app
+        .upload_ok("invoice.txt", INVOICE.as_bytes().to_vec())
+        .await["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+
+    let stats = app.process_all().await;
+    assert_eq!((stats.retried, stats.failed), (1, 1), "{stats:?}");
+    let doc = document(&app, &id).await;
+    assert_eq!(doc["status"], "failed");
+    let error = doc["error"].as_str().expect("error");
+    assert!(
+        error.contains("gave up after 2 attempts") && error.contains("did not answer within 1 s"),
+        "{error}"
+    );
+    assert_eq!(fake.requests().len(), 2);
+    // No key was configured, so none was sent.
+    assert!(fake.requests()[0].headers.get("authorization").is_none());
+}
+
+#[tokio::test]
+async fn a_refused_api_key_fails_at_once() {
+    let fake = FakeAi::start(|_| {
+        Reply::status(
+            401,
+            json!({"error": {"message": "Incorrect API key provided"}}),
+        )
+    })
+    .await;
+    let app = TestApp::spawn().await;
+    finance_and_health(&app).await;
+    use_provider(&app, "openai", &fake.base_url, Some("sk-wrong")).await;
+    let id = app
+        .upload_ok("invoice.txt", INVOICE.as_bytes().to_vec())
+        .await["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let stats = app.process_all().await;
+    assert_eq!((stats.failed, stats.retried), (1, 0));
+    let error = document(&app, &id).await["error"]
+        .as_str()
+        .expect("error")
+        .to_owned();
+    assert!(
+        error.contains("refused the API key") && error.contains("Incorrect API key"),
+        "{error}"
+    );
+    assert!(!error.contains("sk-wrong"));
+}
+
+#[tokio::test]
+async fn hostile_and_empty_files_end_with_a_reason_and_the_worker_keeps_going() {
+    let app = TestApp::spawn().await;
+    finance_and_health(&app).await;
+    let mut corrupt = pdf(&[Some(&["Invoice"])]);
+    corrupt.truncate(40);
+    corrupt.extend_from_slice(b"\x00garbage\xff".repeat(1000).as_slice());
+    let huge: Vec<u8> = INVOICE
+        .as_bytes()
+        .iter()
+        .copied()
+        .cycle()
+        .take(12 * 1024 * 1024)
+        .collect();
+    let cases: Vec<(&str, Vec<u8>, &str, &str)> = vec![
+        ("corrupt.pdf", corrupt, "failed", "damaged"),
+        ("scan.pdf", pdf(&[None, None]), "failed", "no text layer"),
+        (
+            "blank.txt",
+            b"   \n\t\n   ".to_vec(),
+            "failed",
+            "only white space",
+        ),
+        (
+            "latin1.txt",
+            b"Rechnung f\xfcr Gr\xfc\xdfe: invoice payment tax".to_vec(),
+            "classified",
+            "",
+        ),
+        ("huge.txt", huge, "classified", ""),
+        (
+            "photo.png",
+            b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR".to_vec(),
+            "failed",
+            "OCR",
+        ),
+    ];
+    let mut ids = Vec::new();
+    for (name, bytes, _, _) in &cases {
+        ids.push(
+            app.upload_ok(name, bytes.clone()).await["id"]
+                .as_str()
+                .expect("id")
+                .to_owned(),
+        );
+    }
+    let stats = app.process_all().await;
+    assert_eq!((stats.classified, stats.failed), (2, 4), "{stats:?}");
+    for ((name, _, status, reason), id) in cases.iter().zip(&ids) {
+        let doc = document(&app, id).await;
+        assert_eq!(doc["status"], *status, "{name}: {doc}");
+        if !reason.is_empty() {
+            let error = doc["error"].as_str().expect("error");
+            assert!(error.contains(reason), "{name}: {error}");
+        }
+    }
+    let latin1 = document(&app, &ids[3]).await;
+    assert_eq!(
+        latin1["extracted_text"],
+        "Rechnung für Grüße: invoice payment tax"
+    );
+    let huge = document(&app, &ids[4]).await;
+    assert_eq!(
+        huge["extracted_text"].as_str().expect("text").len(),
+        8 * 1024 * 1024,
+        "text is bounded"
+    );
+    assert_eq!(topic_names(&huge), ["Finance"]);
+}
+
+#[tokio::test]
+async fn uploads_succeed_while_redis_is_down_and_the_sweeper_queues_them_later() {
+    let app = TestApp::spawn_with(Options {
+        proxies: true,
+        ..Options::default()
+    })
+    .await;
+    finance_and_health(&app).await;
+    let redis = &app.proxies.as_ref().expect("proxies").redis;
+    redis.set(Mode::Down);
+    let mut ids = Vec::new();
+    for i in 0..5 {
+        let up = app
+            .upload_ok(&format!("invoice-{i}.txt"), INVOICE.as_bytes().to_vec())
+            .await;
+        assert_eq!(up["status"], "pending");
+        ids.push(up["id"].as_str().expect("id").to_owned());
+    }
+    let unpublished: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM documents WHERE published_at IS NULL")
+            .fetch_one(&app.db)
+            .await
+            .expect("count");
+    assert_eq!(
+        unpublished, 5,
+        "failed publishes are recorded for the sweeper"
+    );
+
+    redis.set(Mode::Up);
+    assert_eq!(app.process_all().await.classified, 5);
+    for id in &ids {
+        assert_eq!(document(&app, id).await["status"], "classified");
+    }
+}
+
+#[tokio::test]
+async fn jobs_whose_messages_redis_lost_are_published_again() {
+    let app = TestApp::spawn().await;
+    finance_and_health(&app).await;
+    let id = app
+        .upload_ok("invoice.txt", INVOICE.as_bytes().to_vec())
+        .await["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    // What a Redis restart without persistence does: the stream and its group are gone.
+    let client = redis::Client::open(crate::helpers::stack_var("REDIS_URL")).expect("redis");
+    let mut conn = client
+        .get_multiplexed_async_connection()
+        .await
+        .expect("conn");
+    let deleted: i64 = redis::cmd("DEL")
+        .arg(format!("{}:jobs", app.config.redis_key_prefix))
+        .query_async(&mut conn)
+        .await
+        .expect("DEL");
+    assert_eq!(deleted, 1, "the upload published its job");
+
+    assert_eq!(app.process_all().await.classified, 1);
+    assert_eq!(document(&app, &id).await["status"], "classified");
+}
+
+#[tokio::test]
+async fn reclassify_reruns_classification_with_the_current_topics() {
+    let app = TestApp::spawn().await;
+    topic(&app, "Health", "medical letters, prescriptions, doctor").await;
+    let id = app
+        .upload_ok("invoice.txt", INVOICE.as_bytes().to_vec())
+        .await["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let path = format!("/api/documents/{id}/reclassify");
+
+    // Still pending: not finished, so not yet re-runnable.
+    app.assert_error(
+        app.send_json(Method::POST, &path, json!({})).await,
+        409,
+        "document_busy",
+    );
+    app.process_all().await;
+    assert_eq!(
+        topic_names(&document(&app, &id).await),
+        Vec::<String>::new()
+    );
+
+    topic(&app, "Finance", "invoices, payments, bank, tax").await;
+    let (status, doc) = app.send_json(Method::POST, &path, json!({})).await;
+    assert_eq!(
+        (status, doc["status"].as_str()),
+        (202, Some("pending")),
+        "{doc}"
+    );
+    assert_eq!(app.process_all().await.classified, 1);
+    assert_eq!(topic_names(&document(&app, &id).await), ["Finance"]);
+
+    let missing = format!("/api/documents/{}/reclassify", uuid::Uuid::new_v4());
+    app.assert_error(
+        app.send_json(Method::POST, &missing, json!({})).await,
+        404,
+        "document_not_found",
+    );
+}
+
+#[tokio::test]
+async fn metrics_show_documents_by_status_and_job_counts() {
+    let app = TestApp::spawn().await;
+    finance_and_health(&app).await;
+    app.upload_ok("a.txt", INVOICE.as_bytes().to_vec()).await;
+    app.upload_ok("b.txt", b"   ".to_vec()).await;
+    app.process_all().await;
+    let resp = app
+        .client
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .expect("GET");
+    assert_eq!(resp.status(), 200);
+    assert!(
+        resp.headers()["content-type"]
+            .to_str()
+            .expect("ct")
+            .starts_with("text/plain")
+    );
+    let text = resp.text().await.expect("text");
+    for line in [
+        "docuvault_up{dependency=\"postgres\"} 1",
+        "docuvault_up{dependency=\"redis\"} 1",
+        "docuvault_documents{status=\"classified\"} 1",
+        "docuvault_documents{status=\"failed\"} 1",
+        "docuvault_documents{status=\"pending\"} 0",
+        "docuvault_jobs_total{outcome=\"classified\"} 1",
+        "docuvault_jobs_total{outcome=\"failed\"} 1",
+        "docuvault_job_duration_seconds_count 2",
+        "docuvault_job_duration_seconds_bucket{le=\"+Inf\"} 2",
+    ] {
+        assert!(
+            text.lines().any(|l| l == line),
+            "missing {line:?} in:\n{text}"
+        );
+    }
+}
