@@ -3,21 +3,14 @@
 //! before the process exits. The last one runs against the local stack (`make test` starts it).
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a test helper that cannot set up must panic
 
-use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Read, Write};
+mod common;
+
+use common::{BIN, Scratch, empty_dir, read_port, stack_env, wait_for_line, wait_with_timeout};
+
+use std::io::{BufReader, Read, Write};
 use std::net::TcpStream;
-use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
-
-const BIN: &str = env!("CARGO_BIN_EXE_docuvault");
-
-/// A working directory without a `.env`, so only what the test sets is seen.
-fn empty_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("docuvault-cli-{name}-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
 
 fn docuvault(args: &[&str], env: &[(&str, &str)], dir: &str) -> Output {
     Command::new(BIN)
@@ -110,120 +103,9 @@ fn migrate_reads_only_the_migrate_url() {
     assert!(stderr.contains("DATABASE_MIGRATE_URL"), "{stderr}");
 }
 
-/// The local stack's variables, from the environment or `.stack/docuvault.env`.
-fn stack_env() -> HashMap<String, String> {
-    let file = concat!(env!("CARGO_MANIFEST_DIR"), "/../../.stack/docuvault.env");
-    let mut env: HashMap<String, String> = dotenvy::from_path_iter(file)
-        .map(|it| it.filter_map(Result::ok).collect())
-        .unwrap_or_default();
-    for (k, v) in std::env::vars() {
-        if k.starts_with("DATABASE_")
-            || k.starts_with("MINIO_")
-            || k.starts_with("DOCUVAULT_TEST_")
-            || k == "REDIS_URL"
-            || k == "SECRET_KEY"
-        {
-            env.insert(k, v);
-        }
-    }
-    assert!(
-        env.contains_key("DATABASE_URL"),
-        "the local stack is needed: run `make test` (or scripts/stack.sh up)"
-    );
-    env
-}
-
-/// A database and a bucket of the test's own, so the developer's data is left alone; removed on
-/// drop (and by `scripts/stack.sh sweep` if the test is killed).
-struct Scratch {
-    env: HashMap<String, String>,
-    db: String,
-    bucket: String,
-}
-
-impl Scratch {
-    fn new(env: &HashMap<String, String>) -> Self {
-        let id = format!("cli_{}", std::process::id());
-        let scratch = Self {
-            env: env.clone(),
-            db: format!("dvt_{id}"),
-            bucket: format!("dvt-{}", id.replace('_', "-")),
-        };
-        scratch.psql(&format!(
-            "CREATE DATABASE {} OWNER docuvault_migrate",
-            scratch.db
-        ));
-        scratch
-    }
-
-    fn psql(&self, sql: &str) {
-        let ok = Command::new("psql")
-            .args([
-                "-X",
-                "-q",
-                "-v",
-                "ON_ERROR_STOP=1",
-                &self.env["DOCUVAULT_TEST_PG_ADMIN_URL"],
-                "-c",
-                sql,
-            ])
-            .status()
-            .unwrap();
-        assert!(ok.success(), "psql failed: {sql}");
-    }
-
-    /// The stack's environment, pointed at the scratch database and bucket.
-    fn server_env(&self) -> HashMap<String, String> {
-        let mut env = self.env.clone();
-        for key in ["DATABASE_URL", "DATABASE_MIGRATE_URL"] {
-            let url = &env[key];
-            let base = &url[..url.rfind('/').unwrap()];
-            env.insert(key.to_owned(), format!("{base}/{}", self.db));
-        }
-        env.insert("MINIO_BUCKET".into(), self.bucket.clone());
-        env.insert(
-            "MINIO_ACCESS_KEY".into(),
-            env["DOCUVAULT_TEST_S3_ROOT_ACCESS_KEY"].clone(),
-        );
-        env.insert(
-            "MINIO_SECRET_KEY".into(),
-            env["DOCUVAULT_TEST_S3_ROOT_SECRET_KEY"].clone(),
-        );
-        env
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = Command::new("psql")
-            .args(["-X", "-q", &self.env["DOCUVAULT_TEST_PG_ADMIN_URL"], "-c"])
-            .arg(format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.db))
-            .status();
-        let creds = format!(
-            "{}:{}",
-            self.env["DOCUVAULT_TEST_S3_ROOT_ACCESS_KEY"],
-            self.env["DOCUVAULT_TEST_S3_ROOT_SECRET_KEY"]
-        );
-        let _ = Command::new("curl")
-            .args([
-                "-s",
-                "-o",
-                "/dev/null",
-                "-X",
-                "DELETE",
-                "--aws-sigv4",
-                "aws:amz:us-east-1:s3",
-                "--user",
-                &creds,
-            ])
-            .arg(format!("{}/{}", self.env["MINIO_ENDPOINT"], self.bucket))
-            .status();
-    }
-}
-
 #[test]
 fn sigterm_lets_an_in_flight_upload_finish_then_exits() {
-    let scratch = Scratch::new(&stack_env());
+    let scratch = Scratch::new(&stack_env(), "term");
     let env = scratch.server_env();
     let migrate = Command::new(BIN)
         .arg("migrate")
@@ -292,65 +174,4 @@ fn sigterm_lets_an_in_flight_upload_finish_then_exits() {
 
     let status = wait_with_timeout(&mut child, Duration::from_secs(30));
     assert_eq!(status.code(), Some(0), "docuvault did not exit cleanly");
-}
-
-fn read_port(log: &mut impl BufRead) -> u16 {
-    let line = wait_for_line(log, "listening");
-    let at = line
-        .find("port=")
-        .unwrap_or_else(|| panic!("no port in {line}"))
-        + "port=".len();
-    let digits: String = strip_ansi(&line[at..])
-        .chars()
-        .take_while(char::is_ascii_digit)
-        .collect();
-    digits
-        .parse()
-        .unwrap_or_else(|_| panic!("bad port in {line}"))
-}
-
-fn wait_for_line(log: &mut impl BufRead, needle: &str) -> String {
-    let mut line = String::new();
-    loop {
-        line.clear();
-        let n = log.read_line(&mut line).unwrap();
-        assert!(n > 0, "docuvault exited before logging {needle:?}");
-        if strip_ansi(&line).contains(needle) {
-            return strip_ansi(&line);
-        }
-    }
-}
-
-fn strip_ansi(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    let mut chars = s.chars();
-    while let Some(c) = chars.next() {
-        if c == '\u{1b}' {
-            for c in chars.by_ref() {
-                if c.is_ascii_alphabetic() {
-                    break;
-                }
-            }
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
-
-fn wait_with_timeout(
-    child: &mut std::process::Child,
-    timeout: Duration,
-) -> std::process::ExitStatus {
-    let deadline = Instant::now() + timeout;
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            return status;
-        }
-        if Instant::now() > deadline {
-            child.kill().ok();
-            panic!("docuvault did not exit within {timeout:?} of SIGTERM");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }

@@ -1,0 +1,181 @@
+//! `docuvault worker` as processes: a worker killed with SIGKILL in the middle of a job (no
+//! chance to clean up) leaves the document to another worker, which finishes it once in effect.
+//! Runs against the local stack, with a loopback stand-in for an OpenAI-compatible provider.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use common::{BIN, Scratch, empty_dir, read_port, stack_env, strip_ansi, wait_with_timeout};
+use serde_json::Value;
+
+fn start(args: &[&str], env: &HashMap<String, String>) -> Child {
+    Command::new(BIN)
+        .args(args)
+        .env_clear()
+        .envs(env)
+        .env("RUST_LOG", "info")
+        .current_dir(empty_dir("worker"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// `curl` against the API (`args` before the URL); the answer's JSON.
+fn api(port: u16, args: &[&str], path: &str) -> Value {
+    let out = Command::new("curl")
+        .args(["-sS", "--max-time", "30"])
+        .args(args)
+        .arg(format!("http://127.0.0.1:{port}{path}"))
+        .output()
+        .unwrap();
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|_| {
+        Value::String(format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ))
+    })
+}
+
+const JSON: [&str; 2] = ["-H", "content-type: application/json"];
+
+/// An OpenAI-compatible server: the first request is held unanswered (the worker is killed
+/// while it waits); every later one is answered "Finance". Reports each request's arrival.
+fn fake_openai() -> (u16, mpsc::Receiver<usize>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for (n, conn) in listener.incoming().enumerate() {
+            let Ok(mut conn) = conn else { continue };
+            let tx = tx.clone();
+            std::thread::spawn(move || {
+                let mut reader = BufReader::new(conn.try_clone().unwrap());
+                let mut length = 0;
+                let mut line = String::new();
+                while reader.read_line(&mut line).unwrap_or(0) > 0 && line != "\r\n" {
+                    if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                        length = v.trim().parse().unwrap_or(0);
+                    }
+                    line.clear();
+                }
+                let mut body = vec![0; length];
+                reader.read_exact(&mut body).ok();
+                tx.send(n).ok();
+                if n == 0 {
+                    std::thread::sleep(Duration::from_secs(120));
+                    return;
+                }
+                let answer = r#"{"choices":[{"index":0,"finish_reason":"stop","message":{"role":"assistant","content":"{\"topics\": [\"Finance\"]}"}}]}"#;
+                write!(
+                    conn,
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{answer}",
+                    answer.len()
+                )
+                .ok();
+            });
+        }
+    });
+    (port, rx)
+}
+
+#[test]
+fn a_killed_workers_job_is_finished_by_another_worker_once() {
+    let scratch = Scratch::new(&stack_env(), "kill");
+    let mut env = scratch.server_env();
+    env.insert(
+        "REDIS_KEY_PREFIX".into(),
+        format!("dvt-cli-kill-{}", std::process::id()),
+    );
+    env.insert("JOB_VISIBILITY_SECS".into(), "3".into());
+    env.insert("BIND_ADDR".into(), "127.0.0.1:0".into());
+    let migrate = Command::new(BIN)
+        .arg("migrate")
+        .env_clear()
+        .envs(&env)
+        .output()
+        .unwrap();
+    assert!(migrate.status.success(), "{migrate:?}");
+
+    let mut server = start(&["serve"], &env);
+    let mut log = BufReader::new(server.stderr.take().unwrap());
+    let port = read_port(&mut log);
+    // Keep reading the server's log: a closed pipe would fail its writes.
+    std::thread::spawn(move || std::io::copy(&mut log, &mut std::io::sink()));
+    let (ai_port, requests) = fake_openai();
+    let topic = api(
+        port,
+        &[
+            &JSON[..],
+            &["-d", r#"{"name":"Finance","description":"invoices"}"#],
+        ]
+        .concat(),
+        "/api/topics",
+    );
+    assert_eq!(topic["name"], "Finance", "{topic}");
+    let settings = format!(
+        r#"{{"provider":"openai","model":"m","base_url":"http://127.0.0.1:{ai_port}/v1"}}"#
+    );
+    let saved = api(
+        port,
+        &[&JSON[..], &["-X", "PUT", "-d", &settings]].concat(),
+        "/api/settings",
+    );
+    assert_eq!(saved["provider"], "openai", "{saved}");
+    let file = empty_dir("worker").join("invoice.txt");
+    std::fs::write(&file, "Invoice: amount due 120 EUR").unwrap();
+    let doc = api(
+        port,
+        &["-F", &format!("file=@{}", file.display())],
+        "/api/documents/upload",
+    );
+    let id = doc["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("upload: {doc}"))
+        .to_owned();
+    let path = format!("/api/documents/{id}");
+
+    // Worker A takes the job and is killed while the provider has not answered.
+    let mut first = start(&["worker"], &env);
+    assert_eq!(
+        requests.recv_timeout(Duration::from_secs(30)),
+        Ok(0),
+        "worker A never asked the provider"
+    );
+    first.kill().unwrap(); // SIGKILL
+    first.wait().unwrap();
+    assert_eq!(api(port, &[], &path)["status"], "processing");
+
+    // Worker B takes it over once A's lease has expired, and finishes.
+    let mut second = start(&["worker", "--once"], &env);
+    let status = wait_with_timeout(&mut second, Duration::from_secs(60));
+    let mut log = String::new();
+    second.stderr.take().unwrap().read_to_string(&mut log).ok();
+    assert!(status.success(), "worker B: {log}");
+    assert_eq!(requests.recv_timeout(Duration::from_secs(1)), Ok(1));
+    assert!(
+        requests.try_recv().is_err(),
+        "the job ran twice after the takeover"
+    );
+
+    let done = api(port, &[], &path);
+    assert_eq!(done["status"], "classified", "{done}");
+    let topics = done["topics"].as_array().unwrap();
+    assert_eq!(topics.len(), 1, "{done}");
+    assert_eq!(topics[0]["name"], "Finance");
+    assert!(
+        strip_ansi(&log).contains("attempt=2}"),
+        "the takeover is attempt 2: {log:?}"
+    );
+
+    server.kill().ok();
+    server.wait().ok();
+}
