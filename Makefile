@@ -1,14 +1,17 @@
 # DocuVault's two commands, plus helpers. Every target is safe to run again.
 #
-#   make run    start the local stack (PostgreSQL, Redis, SeaweedFS S3), migrate, serve on :8080
+#   make run    start the local stack (PostgreSQL, Redis, SeaweedFS S3), migrate, run the API
+#               on :8080 and a worker
 #   make test   start the local stack and run every test against it
 #
-# `make run PORT=9000` (or BIND_ADDR=0.0.0.0:8080) changes where the API listens.
+# `make run PORT=9000` (or BIND_ADDR=0.0.0.0:8080) changes where the API listens; WORKERS=3
+# starts three worker processes.
 
 SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
 STACK_ENV := .stack/docuvault.env
 BIN := target/release/docuvault
+WORKERS ?= 1
 
 ifdef PORT
 export BIND_ADDR := 127.0.0.1:$(PORT)
@@ -19,14 +22,12 @@ endif
 .PHONY: run test build lint fmt stack-up stack-down stack-status stack-reset help
 
 help:
-	@sed -n '2,7p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '2,9p' Makefile | sed 's/^# \{0,1\}//'
 
-## Set up everything that is missing, migrate, and run the API in the foreground (Ctrl-C stops it;
-## the stack keeps running: `make stack-down` stops it).
+## Set up everything that is missing, migrate, and run the API in the foreground with WORKERS
+## workers beside it (Ctrl-C stops them all; the stack keeps running: `make stack-down` stops it).
 run: stack-up build
-	set -a; . $(STACK_ENV); set +a; \
-	$(BIN) migrate; \
-	exec $(BIN) serve
+	BIN=$(BIN) WORKERS=$(WORKERS) scripts/run.sh
 
 ## A release build of the one binary.
 build:

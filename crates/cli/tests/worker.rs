@@ -15,6 +15,16 @@ use std::time::Duration;
 use common::{BIN, Scratch, empty_dir, read_port, stack_env, strip_ansi, wait_with_timeout};
 use serde_json::Value;
 
+/// A child process killed when the test ends, passed or not.
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.0.kill().ok();
+        self.0.wait().ok();
+    }
+}
+
 fn start(args: &[&str], env: &HashMap<String, String>) -> Child {
     Command::new(BIN)
         .args(args)
@@ -105,8 +115,8 @@ fn a_killed_workers_job_is_finished_by_another_worker_once() {
         .unwrap();
     assert!(migrate.status.success(), "{migrate:?}");
 
-    let mut server = start(&["serve"], &env);
-    let mut log = BufReader::new(server.stderr.take().unwrap());
+    let mut server = Running(start(&["serve"], &env));
+    let mut log = BufReader::new(server.0.stderr.take().unwrap());
     let port = read_port(&mut log);
     // Keep reading the server's log: a closed pipe would fail its writes.
     std::thread::spawn(move || std::io::copy(&mut log, &mut std::io::sink()));
@@ -144,21 +154,21 @@ fn a_killed_workers_job_is_finished_by_another_worker_once() {
     let path = format!("/api/documents/{id}");
 
     // Worker A takes the job and is killed while the provider has not answered.
-    let mut first = start(&["worker"], &env);
+    let mut first = Running(start(&["worker"], &env));
     assert_eq!(
         requests.recv_timeout(Duration::from_secs(30)),
         Ok(0),
         "worker A never asked the provider"
     );
-    first.kill().unwrap(); // SIGKILL
-    first.wait().unwrap();
+    first.0.kill().unwrap(); // SIGKILL
+    first.0.wait().unwrap();
     assert_eq!(api(port, &[], &path)["status"], "processing");
 
     // Worker B takes it over once A's lease has expired, and finishes.
-    let mut second = start(&["worker", "--once"], &env);
-    let status = wait_with_timeout(&mut second, Duration::from_secs(60));
+    let mut second = Running(start(&["worker", "--once"], &env));
+    let status = wait_with_timeout(&mut second.0, Duration::from_secs(60));
     let mut log = String::new();
-    second.stderr.take().unwrap().read_to_string(&mut log).ok();
+    second.0.stderr.take().unwrap().read_to_string(&mut log).ok();
     assert!(status.success(), "worker B: {log}");
     assert_eq!(requests.recv_timeout(Duration::from_secs(1)), Ok(1));
     assert!(
@@ -175,7 +185,5 @@ fn a_killed_workers_job_is_finished_by_another_worker_once() {
         strip_ansi(&log).contains("attempt=2}"),
         "the takeover is attempt 2: {log:?}"
     );
-
-    server.kill().ok();
-    server.wait().ok();
+    drop(server);
 }
