@@ -1,9 +1,13 @@
 """Writes test PDFs with fpdf2 (a real PDF writer, from PyPI) and, beside each, the sentences
 it holds (`NAME.txt`, one per line) as the ground truth for extraction quality:
 
-  columns.pdf       3 pages set in two columns (reading order matters)
+  columns.pdf       3 pages set in two columns, each column drawn in turn
+  interleaved.pdf   2 pages in two columns drawn line by line across both (as some word
+                    processors write them: reading order must come from the layout)
   multilingual.pdf  German, French, Polish, Greek and Russian text (DejaVu Sans, embedded)
   large.pdf         300 pages of running text
+  truncated.pdf     large.pdf cut in half; scrambled.pdf: columns.pdf with 200 bytes
+                    overwritten (no ground truth: they must fail cleanly)
   invoice-NNN.pdf   with --many N: N short multi-page documents of varied text
 
 Usage: python make_pdfs.py OUT_DIR [--many N]
@@ -83,6 +87,36 @@ def columns(out: Path, rng: random.Random) -> None:
     write(out, "columns", pdf, truth)
 
 
+def wrap(pdf: FPDF, text: str, width: float) -> list[str]:
+    lines, line = [], ""
+    for word in text.split():
+        candidate = f"{line} {word}".strip()
+        if pdf.get_string_width(candidate) > width and line:
+            lines.append(line)
+            line = word
+        else:
+            line = candidate
+    return lines + [line] if line else lines
+
+
+def interleaved(out: Path, rng: random.Random) -> None:
+    pdf = new_pdf()
+    truth = []
+    width = (210 - 2 * 15 - 10) / 2
+    for _ in range(2):
+        pdf.add_page()
+        columns = []
+        for _ in range(2):
+            sentences = [sentence(rng) for _ in range(12)]
+            truth.extend(sentences)
+            columns.append(wrap(pdf, " ".join(sentences), width))
+        for i in range(max(len(c) for c in columns)):
+            for c, column in enumerate(columns):
+                if i < len(column):
+                    pdf.text(15 + c * (width + 10), 25 + i * 5, column[i])
+    write(out, "interleaved", pdf, truth)
+
+
 def multilingual(out: Path) -> None:
     pdf = new_pdf()
     pdf.add_page()
@@ -104,6 +138,16 @@ def running(out: Path, name: str, rng: random.Random, pages: int) -> None:
     write(out, name, pdf, truth)
 
 
+def damaged(out: Path) -> None:
+    large = (out / "large.pdf").read_bytes()
+    (out / "truncated.pdf").write_bytes(large[: len(large) // 2])
+    columns = bytearray((out / "columns.pdf").read_bytes())
+    rng = random.Random(1)
+    for _ in range(200):
+        columns[rng.randrange(300, len(columns))] = rng.randrange(256)
+    (out / "scrambled.pdf").write_bytes(bytes(columns))
+
+
 def main() -> None:
     out = Path(sys.argv[1])
     out.mkdir(parents=True, exist_ok=True)
@@ -114,8 +158,10 @@ def main() -> None:
             running(out, f"invoice-{i:03}", rng, rng.randint(2, 5))
         return
     columns(out, rng)
+    interleaved(out, rng)
     multilingual(out)
     running(out, "large", rng, 300)
+    damaged(out)
 
 
 if __name__ == "__main__":
