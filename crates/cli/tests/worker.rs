@@ -168,7 +168,13 @@ fn a_killed_workers_job_is_finished_by_another_worker_once() {
     let mut second = Running(start(&["worker", "--once"], &env));
     let status = wait_with_timeout(&mut second.0, Duration::from_secs(60));
     let mut log = String::new();
-    second.0.stderr.take().unwrap().read_to_string(&mut log).ok();
+    second
+        .0
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut log)
+        .ok();
     assert!(status.success(), "worker B: {log}");
     assert_eq!(requests.recv_timeout(Duration::from_secs(1)), Ok(1));
     assert!(
@@ -186,4 +192,57 @@ fn a_killed_workers_job_is_finished_by_another_worker_once() {
         "the takeover is attempt 2: {log:?}"
     );
     drop(server);
+}
+
+#[test]
+fn serve_with_worker_classifies_uploads_in_one_process() {
+    let scratch = Scratch::new(&stack_env(), "embedded");
+    let mut env = scratch.server_env();
+    env.insert(
+        "REDIS_KEY_PREFIX".into(),
+        format!("dvt-cli-embedded-{}", std::process::id()),
+    );
+    env.insert("BIND_ADDR".into(), "127.0.0.1:0".into());
+    let migrate = Command::new(BIN)
+        .arg("migrate")
+        .env_clear()
+        .envs(&env)
+        .output()
+        .unwrap();
+    assert!(migrate.status.success(), "{migrate:?}");
+    let mut server = Running(start(&["serve", "--with-worker"], &env));
+    let mut log = BufReader::new(server.0.stderr.take().unwrap());
+    let port = read_port(&mut log);
+    std::thread::spawn(move || std::io::copy(&mut log, &mut std::io::sink()));
+
+    let body = r#"{"name":"Health","description":"medical letters, prescriptions, doctor"}"#;
+    assert_eq!(
+        api(port, &[&JSON[..], &["-d", body]].concat(), "/api/topics")["name"],
+        "Health"
+    );
+    let file = empty_dir("embedded").join("letter.txt");
+    std::fs::write(
+        &file,
+        "Prescription from your doctor: medical letter enclosed.",
+    )
+    .unwrap();
+    let doc = api(
+        port,
+        &["-F", &format!("file=@{}", file.display())],
+        "/api/documents/upload",
+    );
+    let path = format!(
+        "/api/documents/{}",
+        doc["id"].as_str().unwrap_or_else(|| panic!("{doc}"))
+    );
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let done = loop {
+        let d = api(port, &[], &path);
+        if d["status"] == "classified" || std::time::Instant::now() > deadline {
+            break d;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(done["status"], "classified", "{done}");
+    assert_eq!(done["topics"][0]["name"], "Health", "{done}");
 }

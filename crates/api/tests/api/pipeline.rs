@@ -520,3 +520,46 @@ async fn metrics_show_documents_by_status_and_job_counts() {
         );
     }
 }
+
+#[tokio::test]
+async fn pdf_extraction_is_bounded_in_time() {
+    use docuvault_core::pipeline::JobError;
+    use docuvault_core::pipeline::extract::extract;
+    use futures::StreamExt;
+
+    let line: &[&str] =
+        &["A line of text on a long page, repeated to make the file slow to read."; 40];
+    let pages: Vec<Option<&[&str]>> = vec![Some(line); 1500];
+    let big = bytes::Bytes::from(pdf(&pages));
+    let body = || {
+        futures::stream::once({
+            let b = big.clone();
+            async move { Ok(b) }
+        })
+        .boxed()
+    };
+    let slow = extract(
+        docuvault_domain::FileKind::Pdf,
+        body(),
+        Duration::from_millis(20),
+    )
+    .await;
+    match slow {
+        Err(JobError::Permanent(reason)) => {
+            assert!(reason.contains("took longer than"), "{reason}")
+        }
+        other => panic!("expected a timeout, got {other:?}"),
+    }
+    // The same file with time enough is read in full.
+    let text = extract(
+        docuvault_domain::FileKind::Pdf,
+        body(),
+        Duration::from_secs(30),
+    )
+    .await
+    .expect("text");
+    assert_eq!(
+        text.matches("repeated to make the file slow").count(),
+        40 * 1500
+    );
+}

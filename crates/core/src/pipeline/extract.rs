@@ -173,10 +173,7 @@ async fn run_pdftotext(path: &Path, timeout: Duration) -> Result<String, JobErro
         (read, text, err, status)
     };
     let (read, text, err, status) = tokio::time::timeout(timeout, work).await.map_err(|_| {
-        JobError::Permanent(format!(
-            "reading the PDF took longer than {} s",
-            timeout.as_secs()
-        ))
+        JobError::Permanent(format!("reading the PDF took longer than {timeout:?}"))
     })?;
     read.map_err(|e| JobError::transient(format!("cannot read pdftotext's output: {e}")))?;
     let status =
