@@ -38,6 +38,41 @@ fn start(args: &[&str], env: &HashMap<String, String>) -> Child {
         .unwrap()
 }
 
+/// A migrated scratch database and bucket, and the environment for processes using them (with
+/// a Redis key prefix of their own and `extra`).
+fn migrated(tag: &str, extra: &[(&str, &str)]) -> (Scratch, HashMap<String, String>) {
+    let scratch = Scratch::new(&stack_env(), tag);
+    let mut env = scratch.server_env();
+    env.insert(
+        "REDIS_KEY_PREFIX".into(),
+        format!("dvt-cli-{tag}-{}", std::process::id()),
+    );
+    env.insert("BIND_ADDR".into(), "127.0.0.1:0".into());
+    env.extend(
+        extra
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+    );
+    let migrate = Command::new(BIN)
+        .arg("migrate")
+        .env_clear()
+        .envs(&env)
+        .output()
+        .unwrap();
+    assert!(migrate.status.success(), "{migrate:?}");
+    (scratch, env)
+}
+
+/// Starts the API (`args`) and returns it with its port.
+fn serve(args: &[&str], env: &HashMap<String, String>) -> (Running, u16) {
+    let mut server = Running(start(args, env));
+    let mut log = BufReader::new(server.0.stderr.take().unwrap());
+    let port = read_port(&mut log);
+    // Keep reading the server's log: a closed pipe would fail its writes.
+    std::thread::spawn(move || std::io::copy(&mut log, &mut std::io::sink()));
+    (server, port)
+}
+
 /// `curl` against the API (`args` before the URL); the answer's JSON.
 fn api(port: u16, args: &[&str], path: &str) -> Value {
     let out = Command::new("curl")
@@ -99,27 +134,8 @@ fn fake_openai() -> (u16, mpsc::Receiver<usize>) {
 
 #[test]
 fn a_killed_workers_job_is_finished_by_another_worker_once() {
-    let scratch = Scratch::new(&stack_env(), "kill");
-    let mut env = scratch.server_env();
-    env.insert(
-        "REDIS_KEY_PREFIX".into(),
-        format!("dvt-cli-kill-{}", std::process::id()),
-    );
-    env.insert("JOB_VISIBILITY_SECS".into(), "3".into());
-    env.insert("BIND_ADDR".into(), "127.0.0.1:0".into());
-    let migrate = Command::new(BIN)
-        .arg("migrate")
-        .env_clear()
-        .envs(&env)
-        .output()
-        .unwrap();
-    assert!(migrate.status.success(), "{migrate:?}");
-
-    let mut server = Running(start(&["serve"], &env));
-    let mut log = BufReader::new(server.0.stderr.take().unwrap());
-    let port = read_port(&mut log);
-    // Keep reading the server's log: a closed pipe would fail its writes.
-    std::thread::spawn(move || std::io::copy(&mut log, &mut std::io::sink()));
+    let (_scratch, env) = migrated("kill", &[("JOB_VISIBILITY_SECS", "3")]);
+    let (server, port) = serve(&["serve"], &env);
     let (ai_port, requests) = fake_openai();
     let topic = api(
         port,
@@ -196,24 +212,8 @@ fn a_killed_workers_job_is_finished_by_another_worker_once() {
 
 #[test]
 fn serve_with_worker_classifies_uploads_in_one_process() {
-    let scratch = Scratch::new(&stack_env(), "embedded");
-    let mut env = scratch.server_env();
-    env.insert(
-        "REDIS_KEY_PREFIX".into(),
-        format!("dvt-cli-embedded-{}", std::process::id()),
-    );
-    env.insert("BIND_ADDR".into(), "127.0.0.1:0".into());
-    let migrate = Command::new(BIN)
-        .arg("migrate")
-        .env_clear()
-        .envs(&env)
-        .output()
-        .unwrap();
-    assert!(migrate.status.success(), "{migrate:?}");
-    let mut server = Running(start(&["serve", "--with-worker"], &env));
-    let mut log = BufReader::new(server.0.stderr.take().unwrap());
-    let port = read_port(&mut log);
-    std::thread::spawn(move || std::io::copy(&mut log, &mut std::io::sink()));
+    let (_scratch, env) = migrated("embedded", &[]);
+    let (_server, port) = serve(&["serve", "--with-worker"], &env);
 
     let body = r#"{"name":"Health","description":"medical letters, prescriptions, doctor"}"#;
     assert_eq!(

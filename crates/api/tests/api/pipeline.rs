@@ -42,6 +42,14 @@ async fn document(app: &TestApp, id: &str) -> Value {
     d
 }
 
+/// Uploads and returns the new document's id.
+async fn upload_id(app: &TestApp, name: &str, bytes: Vec<u8>) -> String {
+    app.upload_ok(name, bytes).await["id"]
+        .as_str()
+        .expect("id")
+        .to_owned()
+}
+
 fn topic_names(doc: &Value) -> Vec<String> {
     let mut names: Vec<String> = doc["topics"]
         .as_array()
@@ -132,12 +140,7 @@ async fn local_provider_sorts_documents_and_leaves_unrelated_ones_without_topics
     ];
     let mut ids = Vec::new();
     for (name, text, _) in &cases {
-        ids.push(
-            app.upload_ok(name, text.as_bytes().to_vec()).await["id"]
-                .as_str()
-                .expect("id")
-                .to_owned(),
-        );
+        ids.push(upload_id(&app, name, text.as_bytes().to_vec()).await);
     }
     assert_eq!(app.process_all().await.classified, cases.len());
     for ((name, _, want), id) in cases.iter().zip(&ids) {
@@ -167,12 +170,7 @@ async fn openai_compatible_provider_wire_format_retry_after_and_invented_topics(
         Some("sk-test-123"),
     )
     .await;
-    let id = app
-        .upload_ok("invoice.txt", INVOICE.as_bytes().to_vec())
-        .await["id"]
-        .as_str()
-        .expect("id")
-        .to_owned();
+    let id = upload_id(&app, "invoice.txt", INVOICE.as_bytes().to_vec()).await;
 
     let stats = app.process_all().await;
     assert_eq!(stats.classified, 1, "{stats:?}");
@@ -214,12 +212,7 @@ async fn anthropic_provider_wire_format_and_text_truncation() {
     .await;
     finance_and_health(&app).await;
     use_provider(&app, "anthropic", &fake.base_url, Some("sk-ant-test")).await;
-    let id = app
-        .upload_ok("letter.txt", PRESCRIPTION.as_bytes().to_vec())
-        .await["id"]
-        .as_str()
-        .expect("id")
-        .to_owned();
+    let id = upload_id(&app, "letter.txt", PRESCRIPTION.as_bytes().to_vec()).await;
 
     assert_eq!(app.process_all().await.classified, 1);
     assert_eq!(topic_names(&document(&app, &id).await), ["Health"]);
@@ -256,12 +249,7 @@ async fn a_provider_that_times_out_is_retried_then_the_document_fails_with_the_r
     .await;
     finance_and_health(&app).await;
     use_provider(&app, "openai", &fake.base_url, None).await;
-    let id = app
-        .upload_ok("invoice.txt", INVOICE.as_bytes().to_vec())
-        .await["id"]
-        .as_str()
-        .expect("id")
-        .to_owned();
+    let id = upload_id(&app, "invoice.txt", INVOICE.as_bytes().to_vec()).await;
 
     let stats = app.process_all().await;
     assert_eq!((stats.retried, stats.failed), (1, 1), "{stats:?}");
@@ -289,12 +277,7 @@ async fn a_refused_api_key_fails_at_once() {
     let app = TestApp::spawn().await;
     finance_and_health(&app).await;
     use_provider(&app, "openai", &fake.base_url, Some("sk-wrong")).await;
-    let id = app
-        .upload_ok("invoice.txt", INVOICE.as_bytes().to_vec())
-        .await["id"]
-        .as_str()
-        .expect("id")
-        .to_owned();
+    let id = upload_id(&app, "invoice.txt", INVOICE.as_bytes().to_vec()).await;
     let stats = app.process_all().await;
     assert_eq!((stats.failed, stats.retried), (1, 0));
     let error = document(&app, &id).await["error"]
@@ -347,12 +330,7 @@ async fn hostile_and_empty_files_end_with_a_reason_and_the_worker_keeps_going() 
     ];
     let mut ids = Vec::new();
     for (name, bytes, _, _) in &cases {
-        ids.push(
-            app.upload_ok(name, bytes.clone()).await["id"]
-                .as_str()
-                .expect("id")
-                .to_owned(),
-        );
+        ids.push(upload_id(&app, name, bytes.clone()).await);
     }
     let stats = app.process_all().await;
     assert_eq!((stats.classified, stats.failed), (2, 4), "{stats:?}");
@@ -417,12 +395,7 @@ async fn uploads_succeed_while_redis_is_down_and_the_sweeper_queues_them_later()
 async fn jobs_whose_messages_redis_lost_are_published_again() {
     let app = TestApp::spawn().await;
     finance_and_health(&app).await;
-    let id = app
-        .upload_ok("invoice.txt", INVOICE.as_bytes().to_vec())
-        .await["id"]
-        .as_str()
-        .expect("id")
-        .to_owned();
+    let id = upload_id(&app, "invoice.txt", INVOICE.as_bytes().to_vec()).await;
     // What a Redis restart without persistence does: the stream and its group are gone.
     let client = redis::Client::open(crate::helpers::stack_var("REDIS_URL")).expect("redis");
     let mut conn = client
@@ -444,12 +417,7 @@ async fn jobs_whose_messages_redis_lost_are_published_again() {
 async fn reclassify_reruns_classification_with_the_current_topics() {
     let app = TestApp::spawn().await;
     topic(&app, "Health", "medical letters, prescriptions, doctor").await;
-    let id = app
-        .upload_ok("invoice.txt", INVOICE.as_bytes().to_vec())
-        .await["id"]
-        .as_str()
-        .expect("id")
-        .to_owned();
+    let id = upload_id(&app, "invoice.txt", INVOICE.as_bytes().to_vec()).await;
     let path = format!("/api/documents/{id}/reclassify");
 
     // Still pending: not finished, so not yet re-runnable.

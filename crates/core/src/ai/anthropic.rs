@@ -3,7 +3,7 @@
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use serde_json::json;
 
-use super::http::Remote;
+use super::http::{Remote, secret_header};
 use super::{Classifier, SYSTEM_PROMPT, TopicChoice, parse_answer, user_prompt};
 use crate::pipeline::JobError;
 
@@ -27,12 +27,11 @@ impl Classifier for Anthropic {
                 "the Anthropic provider needs an API key; set one in the AI settings".into(),
             )
         })?;
-        let mut key = HeaderValue::from_str(key.expose()).map_err(|_| {
-            JobError::Permanent("the AI API key holds characters HTTP cannot carry".into())
-        })?;
-        key.set_sensitive(true);
         let mut headers = HeaderMap::new();
-        headers.insert(HeaderName::from_static("x-api-key"), key);
+        headers.insert(
+            HeaderName::from_static("x-api-key"),
+            secret_header(key.expose())?,
+        );
         headers.insert(
             HeaderName::from_static("anthropic-version"),
             HeaderValue::from_static(API_VERSION),

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use reqwest::StatusCode;
-use reqwest::header::{HeaderMap, RETRY_AFTER};
+use reqwest::header::{HeaderMap, HeaderValue, RETRY_AFTER};
 
 use crate::Secret;
 use crate::pipeline::JobError;
@@ -115,6 +115,15 @@ impl Remote {
     }
 }
 
+/// A header carrying the API key: marked sensitive so it is never printed.
+pub fn secret_header(value: &str) -> Result<HeaderValue, JobError> {
+    let mut v = HeaderValue::from_str(value).map_err(|_| {
+        JobError::Permanent("the AI API key holds characters HTTP cannot carry".into())
+    })?;
+    v.set_sensitive(true);
+    Ok(v)
+}
+
 fn refused(status: StatusCode, detail: &str) -> JobError {
     JobError::Permanent(match status {
         StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => {
@@ -200,7 +209,6 @@ fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use reqwest::header::HeaderValue;
 
     #[test]
     fn retry_after_in_seconds() {

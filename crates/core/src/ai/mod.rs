@@ -159,9 +159,8 @@ fn parse_answer(answer: &str, topics: &[TopicChoice<'_>]) -> Result<Vec<usize>, 
     let mut picked = Vec::new();
     for name in parsed.topics.iter().filter_map(serde_json::Value::as_str) {
         let name = name.trim();
-        match topics.iter().position(|t| {
-            t.name.eq_ignore_ascii_case(name) || t.name.to_lowercase() == name.to_lowercase()
-        }) {
+        let wanted = name.to_lowercase();
+        match topics.iter().position(|t| t.name.to_lowercase() == wanted) {
             Some(i) if !picked.contains(&i) => picked.push(i),
             Some(_) => {}
             None => tracing::info!(answer_topic = name, "dropping a topic the model invented"),

@@ -1,10 +1,10 @@
 //! OpenAI-compatible chat completions (`POST {base}/chat/completions`): OpenAI itself, Ollama,
 //! vLLM, llama.cpp's server. The key, if any, goes in `Authorization: Bearer`.
 
-use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue};
+use reqwest::header::{AUTHORIZATION, HeaderMap};
 use serde_json::json;
 
-use super::http::Remote;
+use super::http::{Remote, secret_header};
 use super::{Classifier, SYSTEM_PROMPT, TopicChoice, parse_answer, user_prompt};
 use crate::pipeline::JobError;
 
@@ -24,12 +24,10 @@ impl Classifier for OpenAi {
         let remote = &self.0;
         let mut headers = HeaderMap::new();
         if let Some(key) = &remote.api_key {
-            let mut value =
-                HeaderValue::from_str(&format!("Bearer {}", key.expose())).map_err(|_| {
-                    JobError::Permanent("the AI API key holds characters HTTP cannot carry".into())
-                })?;
-            value.set_sensitive(true);
-            headers.insert(AUTHORIZATION, value);
+            headers.insert(
+                AUTHORIZATION,
+                secret_header(&format!("Bearer {}", key.expose()))?,
+            );
         }
         let body = json!({
             "model": remote.model,
