@@ -237,20 +237,28 @@ EOF
 
 # --- commands -----------------------------------------------------------------------------------
 
-stop_all() {
+stop_s3() {
   if [ -f "$STACK/s3/weed.pid" ] && kill -0 "$(cat "$STACK/s3/weed.pid")" 2>/dev/null; then
     log "stopping SeaweedFS"; kill "$(cat "$STACK/s3/weed.pid")" || true
     for _ in $(seq 1 50); do kill -0 "$(cat "$STACK/s3/weed.pid")" 2>/dev/null || break; sleep 0.1; done
   fi
+}
+
+stop_redis() {
   if [ -f "$STACK/secrets.env" ]; then
     # shellcheck disable=SC1091
     . "$STACK/secrets.env"
     redis_cli shutdown nosave >/dev/null 2>&1 && log "stopped Redis" || true
   fi
+}
+
+stop_postgres() {
   if [ -n "$(pg_bin)" ] && pg_running; then
     log "stopping PostgreSQL"; as_pg "$(pg_bin)/pg_ctl" -D "$(PGDATA_DIR)" -m fast -w stop >/dev/null
   fi
 }
+
+stop_all() { stop_s3; stop_redis; stop_postgres; }
 
 case "${1:-up}" in
   up)
@@ -265,6 +273,13 @@ case "${1:-up}" in
     log "stack ready: PostgreSQL :$PG_PORT, Redis :$REDIS_PORT, S3 :$S3_PORT (env in $STACK/docuvault.env)"
     ;;
   down) stop_all ;;
+  # One service, for fault drills (bench/faults.py); `up` starts it again.
+  stop)
+    case "${2:-}" in
+      s3) stop_s3 ;; redis) stop_redis ;; postgres) stop_postgres ;;
+      *) die "usage: $0 stop s3|redis|postgres" ;;
+    esac
+    ;;
   sweep)
     # Databases and buckets that killed test runs left behind (tests clean up after themselves
     # on success and on panic, but not when the process is killed).
@@ -290,5 +305,5 @@ case "${1:-up}" in
     redis_cli ping 2>/dev/null | grep -q PONG && echo "redis: running (:$REDIS_PORT)" || echo "redis: stopped"
     s3_up && echo "s3: running (:$S3_PORT)" || echo "s3: stopped"
     ;;
-  *) die "usage: $0 up|down|status|sweep|reset" ;;
+  *) die "usage: $0 up|down|status|sweep|reset|stop SERVICE" ;;
 esac

@@ -1,0 +1,313 @@
+"""`make bench`: DocuVault's speed and memory, each figure beside a reference measured in the same
+run on the same machine (see bench/README.md for what each means). Writes
+bench/results/latest.md and latest.json.
+
+Usage: python3 bench/bench.py [--quick]   (--quick: smaller files and shorter runs, to try it)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import lib
+
+QUICK = "--quick" in sys.argv
+WORK = lib.ROOT / ".stack" / "bench"
+RESULTS = lib.ROOT / "bench" / "results"
+PORT = 18090
+MIB = 1024 * 1024
+
+
+def log(msg: str) -> None:
+    print(f"[bench] {msg}", flush=True)
+
+
+def make_file(path: Path, size: int) -> Path:
+    """A file the API accepts (it sniffs a PDF header) of incompressible bytes."""
+    if path.exists() and path.stat().st_size == size:
+        return path
+    with open(path, "wb") as f:
+        f.write(b"%PDF-1.4\n")
+        left = size - 9
+        while left > 0:
+            n = min(left, 8 * MIB)
+            f.write(os.urandom(n))
+            left -= n
+    return path
+
+
+def upload_throughput(scratch: lib.Scratch) -> dict:
+    sizes = [(100 * MIB, 3), (1024 * MIB, 1)] if not QUICK else [(20 * MIB, 2), (100 * MIB, 1)]
+    api = lib.serve(scratch.env, WORK / "upload-serve.log", PORT,
+                    {"MAX_UPLOAD_BYTES": str(2 * 1024 * MIB)})
+    rows = []
+    try:
+        for size, runs in sizes:
+            path = make_file(WORK / f"upload-{size // MIB}MiB.bin", size)
+            api_s, s3_s, growth = [], [], []
+            for i in range(runs):
+                t = time.monotonic()
+                scratch.s3_put(f"reference/{size}-{i}", path)
+                s3_s.append(time.monotonic() - t)
+                base = api.rss()
+                api.sample_peak()
+                t = time.monotonic()
+                code, body = lib.upload(PORT, path)
+                api_s.append(time.monotonic() - t)
+                peak = api.stop_sampling()
+                assert code == 201, f"upload answered {code}: {body}"
+                growth.append(peak - base)
+            api_mibs = size / MIB / statistics.median(api_s)
+            s3_mibs = size / MIB / statistics.median(s3_s)
+            rows.append({
+                "size_mib": size // MIB, "runs": runs,
+                "api_mib_s": round(api_mibs, 1), "direct_s3_mib_s": round(s3_mibs, 1),
+                "ratio": round(api_mibs / s3_mibs, 2),
+                "peak_rss_growth_mib": round(max(growth) / 1024, 1),
+            })
+            log(f"upload {size // MIB} MiB: {rows[-1]}")
+            path.unlink()
+    finally:
+        api.stop()
+    return {"rows": rows}
+
+
+def seed(scratch: lib.Scratch, n: int) -> None:
+    scratch.psql(f"""
+        INSERT INTO topics (name, description)
+             SELECT 'Topic ' || i, 'seeded' FROM generate_series(1, 5) i;
+        INSERT INTO documents (user_id, filename, object_key, content_type, size_bytes, status,
+                               extracted_text, created_at, processed_at)
+             SELECT NULL, 'seeded-' || i || '.pdf', 'null-user/seed/' || i || '.pdf',
+                    'application/pdf', 1000 + i, 'classified', 'seeded text ' || i,
+                    now() - make_interval(secs => i), now()
+               FROM generate_series(1, {n}) i;
+        INSERT INTO document_topics (document_id, topic_id)
+             SELECT d.id, (SELECT id FROM topics ORDER BY name LIMIT 1) FROM documents d;
+        ANALYZE;
+    """)
+
+
+def read_latency(scratch: lib.Scratch) -> dict:
+    n = 100_000 if not QUICK else 20_000
+    seconds = 10 if not QUICK else 3
+    seed(scratch, n)
+    deep = int(n * 0.9)
+    micros, deep_id = scratch.psql(
+        "SELECT (extract(epoch FROM created_at) * 1000000)::bigint, id FROM documents "
+        f"ORDER BY created_at DESC, id DESC OFFSET {deep} LIMIT 1").split("|")
+    one_id = scratch.psql("SELECT id FROM documents ORDER BY created_at DESC OFFSET 500 LIMIT 1")
+    api = lib.serve(scratch.env, WORK / "read-serve.log", PORT)
+    base = f"http://127.0.0.1:{PORT}"
+    targets = {
+        "first page (50)": f"{base}/api/documents?limit=50",
+        f"page after row {deep:,} (50)": f"{base}/api/documents?limit=50&cursor={lib.cursor(int(micros), deep_id)}",
+        "one document by id": f"{base}/api/documents/{one_id}",
+    }
+    rows = {}
+    try:
+        for name, url in targets.items():
+            status, body = lib.http("GET", url)
+            assert status == 200, f"{url}: {status} {body}"
+            rows[name] = lib.wrk(url, seconds, 16)
+            log(f"{name}: {rows[name]}")
+    finally:
+        api.stop()
+    # The reference: the same first-page query straight to PostgreSQL (pgbench, 16 clients),
+    # without HTTP, JSON or the pool in between.
+    script = WORK / "first-page.sql"
+    script.write_text(
+        "SELECT id, user_id, filename, object_key, content_type, size_bytes, status, error, "
+        "created_at, updated_at FROM documents WHERE (user_id IS NULL AND NULL::uuid IS NULL) "
+        "ORDER BY created_at DESC, id DESC LIMIT 51;\n")
+    out = lib.run(["pgbench", "-n", "-c", "16", "-j", "2", "-T", str(seconds), "-f", str(script),
+                   lib.with_db(scratch.admin, scratch.db)])
+    tps = float(__import__("re").search(r"tps = ([\d.]+)", out).group(1))
+    first = rows["first page (50)"]
+    return {"documents": n, "seconds": seconds, "connections": 16, "rows": rows,
+            "pgbench_first_page_tps": round(tps, 1),
+            "first_page_vs_pgbench": round(first["rps"] / tps, 2),
+            "deep_vs_first_p50": round(rows[f"page after row {deep:,} (50)"]["p50_ms"] / first["p50_ms"], 2)}
+
+
+def pdfs(count: int) -> list[Path]:
+    out = WORK / f"pdfs-{count}"
+    files = sorted(out.glob("invoice-*.pdf"))
+    if len(files) < count:
+        venv = lib.ROOT / ".stack" / "bench-venv"
+        if not (venv / "bin" / "python").exists():
+            lib.run([sys.executable, "-m", "venv", str(venv)])
+            lib.run([str(venv / "bin" / "pip"), "install", "-q", "fpdf2==2.8.9"])
+        log(f"writing {count} PDFs with fpdf2")
+        lib.run([str(venv / "bin" / "python"), str(lib.ROOT / "bench" / "pdf" / "make_pdfs.py"),
+                 str(out), "--many", str(count)])
+        files = sorted(out.glob("invoice-*.pdf"))
+    return files[:count]
+
+
+def ingestion(scratch: lib.Scratch, footprint: dict) -> dict:
+    count = 300 if not QUICK else 60
+    files = pdfs(count)
+    pages = sum(int(lib.run(["pdfinfo", str(f)]).split("Pages:")[1].split()[0]) for f in files)
+    scratch.psql("INSERT INTO topics (name, description) VALUES "
+                 "('Finance', 'invoice payment bank account balance refund euros tax'), "
+                 "('Health', 'hospital doctor prescription pharmacy insurance'), "
+                 "('Travel', 'airline booking reference flight hotel')")
+    api = lib.serve(scratch.env, WORK / "ingest-serve.log", PORT)
+    footprint["serve_after_start_mib"] = round(api.rss() / 1024, 1)
+    runs = {}
+    try:
+        for workers in (1, 2):
+            procs = [lib.Process(["worker"], scratch.env, WORK / f"ingest-worker{workers}-{i}.log")
+                     for i in range(workers)]
+            time.sleep(1.0)
+            if workers == 1:
+                footprint["worker_after_start_mib"] = round(procs[0].rss() / 1024, 1)
+            done_before = int(scratch.psql("SELECT count(*) FROM documents WHERE status IN ('classified','failed')"))
+            start = time.monotonic()
+            with ThreadPoolExecutor(16) as pool:
+                codes = list(pool.map(lambda f: lib.upload(PORT, f)[0], files))
+            assert codes.count(201) == count, f"uploads answered {sorted(set(codes))}"
+            uploaded = time.monotonic() - start
+            lib.wait_until(lambda: int(scratch.psql(
+                "SELECT count(*) FROM documents WHERE status IN ('classified','failed')")) - done_before >= count,
+                600, "every document to be processed", every=0.1)
+            elapsed = time.monotonic() - start
+            failed = int(scratch.psql("SELECT count(*) FROM documents WHERE status = 'failed'"))
+            runs[f"{workers} worker{'s' if workers > 1 else ''}"] = {
+                "documents": count, "pages": pages, "uploads_done_s": round(uploaded, 1),
+                "all_processed_s": round(elapsed, 1), "documents_per_s": round(count / elapsed, 1),
+                "failed": failed}
+            log(f"ingestion with {workers} worker(s): {runs[list(runs)[-1]]}")
+            if workers == 1:
+                footprint["worker_after_ingestion_mib"] = round(procs[0].rss() / 1024, 1)
+            for p in procs:
+                p.stop()
+        footprint["serve_after_ingestion_mib"] = round(api.rss() / 1024, 1)
+    finally:
+        api.stop()
+    # Per-document job time (fetch, extract, classify, write) from the jobs' own log lines,
+    # against pdftotext alone on the same files.
+    job_secs = []
+    for logf in WORK.glob("ingest-worker*.log"):
+        for line in logf.read_text().splitlines():
+            if '"job finished"' in line:
+                job_secs.append(json.loads(line)["fields"]["seconds"])
+    t = time.monotonic()
+    for f in files:
+        subprocess.run(["pdftotext", "-q", "-enc", "UTF-8", str(f), "/dev/null"], check=True)
+    pdftotext_ms = (time.monotonic() - t) / len(files) * 1000
+    job_ms = statistics.mean(job_secs) * 1000
+    return {"runs": runs, "job_mean_ms": round(job_ms, 1), "pdftotext_mean_ms": round(pdftotext_ms, 1),
+            "job_vs_pdftotext": round(job_ms / pdftotext_ms, 2),
+            "two_vs_one_worker": round(runs["2 workers"]["documents_per_s"] / runs["1 worker"]["documents_per_s"], 2)}
+
+
+MIXED_LUA = r"""
+-- Uploads, lists, reads and health checks in turn, over every connection.
+local boundary = "benchboundary"
+local body = "--" .. boundary .. "\r\nContent-Disposition: form-data; name=\"file\"; filename=\"note.txt\"\r\n" ..
+  "Content-Type: text/plain\r\n\r\nA short note about an invoice payment.\r\n--" .. boundary .. "--\r\n"
+local n = 0
+request = function()
+  n = n + 1
+  local k = n % 4
+  if k == 0 then
+    return wrk.format("POST", "/api/documents/upload",
+      {["Content-Type"] = "multipart/form-data; boundary=" .. boundary}, body)
+  elseif k == 1 then
+    return wrk.format("GET", "/api/documents?limit=20")
+  elseif k == 2 then
+    return wrk.format("GET", "/api/documents/DOC_ID")
+  else
+    return wrk.format("GET", "/health")
+  end
+end
+"""
+
+
+def mixed_load(scratch: lib.Scratch) -> dict:
+    seconds = 60 if not QUICK else 10
+    doc_id = scratch.psql("SELECT id FROM documents LIMIT 1")
+    script = WORK / "mixed.lua"
+    script.write_text(MIXED_LUA.replace("DOC_ID", doc_id))
+    api = lib.serve(scratch.env, WORK / "mixed-serve.log", PORT)
+    try:
+        result = lib.wrk(f"http://127.0.0.1:{PORT}", seconds, 32, script)
+    finally:
+        api.stop()
+    result["errors"] = result["non_2xx"] + result["socket_errors"]
+    result["panics_in_log"] = api.panicked()
+    result["seconds"] = seconds
+    log(f"mixed load: {result}")
+    return result
+
+
+def render(r: dict) -> str:
+    m = r["machine"]
+    out = [f"# DocuVault benchmark — {m['date']}", "",
+           f"Machine: {m['cores']} cores, {m['memory_gib']} GiB; commit `{m['commit']}`"
+           + (" (quick run)" if r["quick"] else "") + ". Reproduce: `make bench`.", ""]
+    out += ["## Upload throughput (`POST /api/documents/upload` vs a direct S3 PUT to the same store)", "",
+            "| file | API MiB/s | direct S3 MiB/s | ratio | peak RSS growth of `serve` |", "|---|---|---|---|---|"]
+    for row in r["upload"]["rows"]:
+        out.append(f"| {row['size_mib']} MiB | {row['api_mib_s']} | {row['direct_s3_mib_s']} | "
+                   f"**{row['ratio']}** | {row['peak_rss_growth_mib']} MiB |")
+    lat = r["read"]
+    out += ["", f"## List and read latency ({lat['documents']:,} documents, wrk, {lat['connections']} connections, {lat['seconds']} s)", "",
+            "| request | requests/s | p50 | p99 | errors |", "|---|---|---|---|---|"]
+    for name, row in lat["rows"].items():
+        out.append(f"| {name} | {row['rps']:.0f} | {row['p50_ms']:.2f} ms | {row['p99_ms']:.2f} ms | "
+                   f"{row['non_2xx'] + row['socket_errors']} |")
+    out += ["", f"Reference: the first-page query alone through pgbench (16 clients): {lat['pgbench_first_page_tps']:.0f} tps; "
+            f"API / pgbench = **{lat['first_page_vs_pgbench']}**. Deep page p50 / first page p50 = **{lat['deep_vs_first_p50']}** (keyset pagination)."]
+    ing = r["ingestion"]
+    out += ["", "## Ingestion (real multi-page PDFs, `local` classifier, WORKER_CONCURRENCY=2)", "",
+            "| workers | documents (pages) | all uploaded | all processed | documents/s | failed |", "|---|---|---|---|---|---|"]
+    for name, row in ing["runs"].items():
+        out.append(f"| {name} | {row['documents']} ({row['pages']}) | {row['uploads_done_s']} s | "
+                   f"{row['all_processed_s']} s | {row['documents_per_s']} | {row['failed']} |")
+    out += ["", f"2 workers / 1 worker = **{ing['two_vs_one_worker']}**. One job (fetch, extract, classify, write) "
+            f"takes {ing['job_mean_ms']} ms on average; `pdftotext` alone on the same files {ing['pdftotext_mean_ms']} ms "
+            f"→ job / pdftotext = **{ing['job_vs_pdftotext']}**."]
+    fp = r["footprint"]
+    out += ["", "## Footprint (RSS)", "", "| process | after start | after the ingestion run |", "|---|---|---|",
+            f"| `docuvault serve` | {fp['serve_after_start_mib']} MiB | {fp['serve_after_ingestion_mib']} MiB |",
+            f"| `docuvault worker` | {fp['worker_after_start_mib']} MiB | {fp['worker_after_ingestion_mib']} MiB |"]
+    mx = r["mixed"]
+    out += ["", f"## Sustained mixed load ({mx['seconds']} s, 32 connections: upload, list, read, health in turn)", "",
+            f"{mx['requests']:,} requests, {mx['rps']:.0f}/s; errors: **{mx['errors']}**; p50 {mx['p50_ms']:.2f} ms, "
+            f"p99 **{mx['p99_ms']:.2f} ms**; panics in the log: {'yes' if mx['panics_in_log'] else 'none'}.", ""]
+    return "\n".join(out)
+
+
+def main() -> None:
+    WORK.mkdir(parents=True, exist_ok=True)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    results = {"machine": lib.machine(), "quick": QUICK, "footprint": {}}
+    for name, fn in [("upload", upload_throughput), ("read", read_latency)]:
+        scratch = lib.Scratch(f"bench_{name}")
+        try:
+            results[name] = fn(scratch)
+        finally:
+            scratch.drop()
+    scratch = lib.Scratch("bench_ingest")
+    try:
+        results["ingestion"] = ingestion(scratch, results["footprint"])
+        results["mixed"] = mixed_load(scratch)
+    finally:
+        scratch.drop()
+    (RESULTS / "latest.json").write_text(json.dumps(results, indent=2) + "\n")
+    (RESULTS / "latest.md").write_text(render(results))
+    print(render(results))
+
+
+if __name__ == "__main__":
+    main()
