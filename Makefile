@@ -19,7 +19,7 @@ else ifdef BIND_ADDR
 export BIND_ADDR
 endif
 
-.PHONY: run test build lint fmt stack-up stack-down stack-status stack-reset help
+.PHONY: run test bench test-faults build lint fmt stack-up stack-down stack-status stack-reset help
 
 help:
 	@sed -n '2,9p' Makefile | sed 's/^# \{0,1\}//'
@@ -41,6 +41,16 @@ test: stack-up
 	else \
 	  cargo test --workspace --locked; \
 	fi
+
+## Speed and memory against same-run references: bench/results/latest.md (see bench/README.md).
+## BENCH_ARGS=--quick for a short trial run.
+bench:
+	bench/run.sh bench $(BENCH_ARGS)
+
+## Fault drills on the local stack (kill -9 a worker, restart Redis and PostgreSQL, stop the
+## object store) with 100+ documents in flight: bench/results/faults.md.
+test-faults:
+	bench/run.sh faults $(BENCH_ARGS)
 
 ## The gates CI applies before the tests.
 lint:

@@ -15,3 +15,10 @@ ALTER TABLE documents
 -- The sweeper's scan: unfinished documents by due time.
 CREATE INDEX ix_documents_due ON documents (next_attempt_at)
     WHERE status IN ('pending', 'processing');
+
+-- Until accounts exist every document is ownerless, and PostgreSQL does not take the order of
+-- (user_id, created_at, id) from `user_id IS NULL` (IS NULL is not an equality to it): the list
+-- fell back to scanning and sorting every row (32 ms at 100,000 documents). A partial index
+-- gives the ownerless list its order; the accounts migration makes user_id NOT NULL and drops it.
+CREATE INDEX ix_documents_ownerless_created ON documents (created_at DESC, id DESC)
+    WHERE user_id IS NULL;
