@@ -45,8 +45,6 @@ class Scratch:
         self.db = f"dvt_{tag}"
         self.bucket = f"dvt-{tag.replace('_', '-')}"
         self.admin = self.stack["DOCUVAULT_TEST_PG_ADMIN_URL"]
-        self.drop()
-        self.psql(f"CREATE DATABASE {self.db} OWNER docuvault_migrate", db="postgres")
         self.env = {
             "PATH": os.environ.get("PATH", ""),
             "DATABASE_URL": with_db(self.stack["DATABASE_URL"], self.db),
@@ -57,11 +55,13 @@ class Scratch:
             "MINIO_ACCESS_KEY": self.stack["DOCUVAULT_TEST_S3_ROOT_ACCESS_KEY"],
             "MINIO_SECRET_KEY": self.stack["DOCUVAULT_TEST_S3_ROOT_SECRET_KEY"],
             "REDIS_URL": self.stack["REDIS_URL"],
-            "REDIS_KEY_PREFIX": f"dvt-{tag}",
+            "REDIS_KEY_PREFIX": f"dvt-{tag.replace('_', '-')}",
             "SECRET_KEY": self.stack["SECRET_KEY"],
             "LOG_FORMAT": "json",
             "RUST_LOG": "info",
         }
+        self.drop()
+        self.psql(f"CREATE DATABASE {self.db} OWNER docuvault_migrate", db="postgres")
         run([str(BIN), "migrate"], env=self.env)
 
     def psql(self, sql: str, db: str | None = None) -> str:
@@ -82,6 +82,10 @@ class Scratch:
     def drop(self) -> None:
         subprocess.run(["psql", "-X", "-q", with_db(self.admin, "postgres"), "-c",
                         f"DROP DATABASE IF EXISTS {self.db} WITH (FORCE)"], capture_output=True)
+        # The queue stream and metrics of an earlier run would otherwise be read by this one.
+        prefix = self.env["REDIS_KEY_PREFIX"]
+        subprocess.run(["redis-cli", "-u", self.stack["REDIS_URL"], "--no-auth-warning", "DEL",
+                        f"{prefix}:jobs", f"{prefix}:metrics"], capture_output=True)
         subprocess.run([str(ROOT / "scripts" / "stack.sh"), "sweep"], capture_output=True)
 
 

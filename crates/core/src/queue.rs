@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use redis::streams::{StreamAutoClaimReply, StreamId, StreamReadReply};
+use redis::streams::{StreamAutoClaimReply, StreamId, StreamInfoConsumersReply, StreamReadReply};
 use uuid::Uuid;
 
 use crate::error::{Dependency, Error, Result};
@@ -37,6 +37,10 @@ pub trait JobQueue: Send + Sync + std::fmt::Debug {
     /// caller then has every waiting job published again.
     fn take_lost(&self) -> bool {
         false
+    }
+    /// Forgets consumers (stopped workers) that hold no message and were idle for `idle`.
+    async fn prune_consumers(&self, _idle: Duration) -> Result<usize> {
+        Ok(0)
     }
 }
 
@@ -226,5 +230,40 @@ impl JobQueue for RedisQueue {
 
     fn take_lost(&self) -> bool {
         self.lost.swap(false, Ordering::SeqCst)
+    }
+
+    async fn prune_consumers(&self, idle: Duration) -> Result<usize> {
+        // Every worker start is a new consumer name; without this the group lists every worker
+        // that ever ran. One holding messages is left alone: XAUTOCLAIM takes those over.
+        let mut conn = self.redis.connection();
+        let info: StreamInfoConsumersReply = match redis::cmd("XINFO")
+            .arg("CONSUMERS")
+            .arg(&self.stream)
+            .arg(GROUP)
+            .query_async(&mut conn)
+            .await
+        {
+            Ok(info) => info,
+            Err(e) if e.code() == Some("NOGROUP") => return Ok(0),
+            Err(e) => return Err(unavailable(e)),
+        };
+        let idle_ms = usize::try_from(idle.as_millis()).unwrap_or(usize::MAX);
+        let mut pruned = 0;
+        for c in info
+            .consumers
+            .iter()
+            .filter(|c| c.pending == 0 && c.idle >= idle_ms)
+        {
+            redis::cmd("XGROUP")
+                .arg("DELCONSUMER")
+                .arg(&self.stream)
+                .arg(GROUP)
+                .arg(&c.name)
+                .query_async::<i64>(&mut conn)
+                .await
+                .map_err(unavailable)?;
+            pruned += 1;
+        }
+        Ok(pruned)
     }
 }

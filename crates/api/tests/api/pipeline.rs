@@ -531,3 +531,55 @@ async fn pdf_extraction_is_bounded_in_time() {
         40 * 1500
     );
 }
+
+#[tokio::test]
+async fn consumers_of_stopped_workers_are_pruned_unless_they_hold_messages() {
+    use docuvault_core::queue::{JobQueue, RedisQueue};
+    use docuvault_core::redis_client::RedisClient;
+
+    let app = TestApp::spawn().await;
+    let redis = RedisClient::connect_lazy(&app.config.redis_url).expect("redis");
+    let queue = RedisQueue::with_reader(
+        redis.clone(),
+        RedisClient::connect_lazy(&app.config.redis_url).expect("redis"),
+        &app.config.redis_key_prefix,
+        Duration::from_secs(300),
+    );
+    // "done" read a message and acknowledged it (a worker that stopped cleanly); "holder" read
+    // one and never acknowledged it (a killed worker).
+    queue.publish(uuid::Uuid::new_v4()).await.expect("publish");
+    let done = queue
+        .next("done", Duration::from_millis(10))
+        .await
+        .expect("read");
+    queue.ack(&done.expect("a delivery")).await.expect("ack");
+    queue.publish(uuid::Uuid::new_v4()).await.expect("publish");
+    let held = queue
+        .next("holder", Duration::from_millis(10))
+        .await
+        .expect("read");
+    assert!(held.is_some());
+
+    assert_eq!(
+        queue
+            .prune_consumers(Duration::from_secs(3600))
+            .await
+            .expect("prune"),
+        0,
+        "both are recent"
+    );
+    assert_eq!(
+        queue.prune_consumers(Duration::ZERO).await.expect("prune"),
+        1
+    );
+    let mut conn = redis.connection();
+    let info: redis::streams::StreamInfoConsumersReply = redis::cmd("XINFO")
+        .arg("CONSUMERS")
+        .arg(format!("{}:jobs", app.config.redis_key_prefix))
+        .arg("workers")
+        .query_async(&mut conn)
+        .await
+        .expect("XINFO");
+    let names: Vec<&str> = info.consumers.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(names, ["holder"]);
+}

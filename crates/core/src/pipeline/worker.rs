@@ -25,6 +25,10 @@ use crate::redis_client::RedisClient;
 
 /// How long one read from the queue waits for a delivery.
 const POLL: Duration = Duration::from_millis(1000);
+/// Every this many sweeps, consumers of stopped workers are forgotten…
+const PRUNE_EVERY: u64 = 150;
+/// …once they have been idle this long and hold no message.
+const PRUNE_IDLE: Duration = Duration::from_secs(3600);
 /// How many due jobs one sweep hands to the queue.
 const SWEEP_BATCH: i64 = 500;
 
@@ -269,7 +273,18 @@ impl Worker {
 
     async fn sweep_until(&self, stop: CancellationToken) {
         let mut failing = false;
+        let mut sweeps: u64 = 0;
         loop {
+            sweeps += 1;
+            if sweeps % PRUNE_EVERY == 1 {
+                match self.queue.prune_consumers(PRUNE_IDLE).await {
+                    Ok(0) => {}
+                    Ok(n) => {
+                        tracing::info!(pruned = n, "forgot the queue consumers of stopped workers")
+                    }
+                    Err(e) => tracing::debug!(error = %e.chain(), "cannot prune queue consumers"),
+                }
+            }
             match self.sweep(self.pipeline.config.visibility).await {
                 Ok(n) => {
                     if n > 0 {
