@@ -58,6 +58,8 @@ class Scratch:
             "REDIS_KEY_PREFIX": f"dvt-{tag.replace('_', '-')}",
             "SECRET_KEY": self.stack["SECRET_KEY"],
             "LOG_FORMAT": "json",
+            # As deployed (Dockerfile, scripts/run.sh, docs/deploy.md): see the README.
+            "GLIBC_TUNABLES": "glibc.malloc.mmap_threshold=4194304",
             "RUST_LOG": "info",
         }
         self.drop()

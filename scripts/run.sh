@@ -11,6 +11,9 @@ set -a
 . .stack/docuvault.env
 set +a
 
+# Large buffers go back to the OS when freed (see the README's Performance section).
+export GLIBC_TUNABLES=${GLIBC_TUNABLES:-glibc.malloc.mmap_threshold=4194304}
+
 "$BIN" migrate
 
 pids=()
