@@ -169,7 +169,7 @@ def render(results: dict, machine: dict) -> str:
 def main() -> None:
     bench.WORK.mkdir(parents=True, exist_ok=True)
     bench.RESULTS.mkdir(parents=True, exist_ok=True)
-    files = bench.pdfs(300)[:DOCS]
+    files = bench.pdfs(DOCS)
     sample = bench.WORK / "probe.txt"
     sample.write_text("A probe upload during an outage: invoice payment.\n")
     wanted = sys.argv[1:] or ["kill9-worker", "restart-redis", "restart-postgres", "stop-s3"]

@@ -41,6 +41,14 @@ class Scratch:
     `scripts/stack.sh sweep` remove them if the run is killed)."""
 
     def __init__(self, tag: str):
+        # Every service must be up before a run starts; one that had to be started again is
+        # said loudly (it went down by itself since the last run).
+        up = subprocess.run([str(ROOT / "scripts" / "stack.sh"), "up"], capture_output=True, text=True)
+        if up.returncode != 0:
+            raise RuntimeError(f"scripts/stack.sh up failed: {up.stderr.strip()[-500:]}")
+        for line in (up.stdout + up.stderr).splitlines():
+            if "] starting" in line:
+                print(f"[bench] WARNING: a service was down and was started again: {line}", flush=True)
         self.stack = stack_env()
         self.db = f"dvt_{tag}"
         self.bucket = f"dvt-{tag.replace('_', '-')}"

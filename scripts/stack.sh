@@ -184,14 +184,16 @@ EOF
     refuse_foreign_port S3 "$S3_PORT" DOCUVAULT_S3_PORT
     log "starting SeaweedFS S3 on 127.0.0.1:$S3_PORT"
     local b="$WEED_BASE"
-    nohup "$STACK/venv/bin/weed" mini -dir="$STACK/s3/data" -ip=127.0.0.1 -ip.bind=127.0.0.1 \
+    # Its own session: no signal meant for the shell, make or a test runner's process group
+    # reaches it. The log is appended to, so a crash's output survives the next start.
+    setsid nohup "$STACK/venv/bin/weed" mini -dir="$STACK/s3/data" -ip=127.0.0.1 -ip.bind=127.0.0.1 \
       -s3.port="$S3_PORT" -s3.config="$STACK/s3/s3.json" \
       -master.port=$((b)) -master.port.grpc=$((b + 1)) \
       -volume.port=$((b + 2)) -volume.port.grpc=$((b + 3)) \
       -filer.port=$((b + 4)) -filer.port.grpc=$((b + 5)) \
       -admin.port=$((b + 6)) -admin.port.grpc=$((b + 7)) \
       -webdav=false -admin.ui=false -s3.port.iceberg=0 -s3.port.lance=0 \
-      > "$STACK/s3/weed.log" 2>&1 &
+      >> "$STACK/s3/weed.log" 2>&1 < /dev/null &
     echo $! > "$STACK/s3/weed.pid"
     for _ in $(seq 1 150); do s3_up && break; sleep 0.2; done
     s3_up || die "SeaweedFS did not start; see $STACK/s3/weed.log"
