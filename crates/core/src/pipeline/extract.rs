@@ -98,11 +98,21 @@ impl Drop for TempFile {
     }
 }
 
+/// A new file only its owner can read (the temporary directory may be shared with other
+/// users), refusing to follow or reuse anything already at `path`.
+async fn create_private(path: &Path) -> std::io::Result<tokio::fs::File> {
+    let mut options = tokio::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    options.mode(0o600);
+    options.open(path).await
+}
+
 async fn pdf_text(mut body: ByteStream<'_>, timeout: Duration) -> Result<String, JobError> {
     // pdftotext needs to seek, so the PDF goes to a private temporary file first.
     let file =
         TempFile(std::env::temp_dir().join(format!("docuvault-{}.pdf", uuid::Uuid::new_v4())));
-    let mut out = tokio::fs::File::create(&file.0)
+    let mut out = create_private(&file.0)
         .await
         .map_err(|e| JobError::transient(format!("cannot write a temporary file: {e}")))?;
     while let Some(chunk) = body.next().await {
@@ -206,6 +216,26 @@ mod tests {
         );
         // A length bound that cut "€" (3 bytes) after its first two bytes.
         assert_eq!(decode_text(b"price 5\xe2\x82"), "price 5");
+    }
+
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn temporary_files_are_private_and_new() {
+        use std::os::unix::fs::PermissionsExt;
+        let path = std::env::temp_dir().join(format!("docuvault-test-{}", uuid::Uuid::new_v4()));
+        let file = TempFile(path.clone());
+        create_private(&file.0).await.expect("create");
+        let mode = std::fs::metadata(&path)
+            .expect("metadata")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+        assert!(
+            create_private(&file.0).await.is_err(),
+            "an existing file is not reused"
+        );
+        drop(file);
+        assert!(!path.exists(), "removed on drop");
     }
 
     #[test]
