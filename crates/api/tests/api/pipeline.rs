@@ -583,3 +583,62 @@ async fn consumers_of_stopped_workers_are_pruned_unless_they_hold_messages() {
     let names: Vec<&str> = info.consumers.iter().map(|c| c.name.as_str()).collect();
     assert_eq!(names, ["holder"]);
 }
+
+#[tokio::test]
+async fn jobs_read_while_postgres_is_down_are_processed_soon_after_it_returns() {
+    let app = TestApp::spawn_with(Options {
+        proxies: true,
+        ..Options::default()
+    })
+    .await;
+    finance_and_health(&app).await;
+    for i in 0..5 {
+        upload_id(
+            &app,
+            &format!("invoice-{i}.txt"),
+            INVOICE.as_bytes().to_vec(),
+        )
+        .await;
+    }
+    let postgres = &app.proxies.as_ref().expect("proxies").postgres;
+    postgres.set(Mode::Down);
+
+    // A long-running worker reads the jobs while it cannot record anything. The default
+    // visibility timeout (300 s) must not be what brings them back.
+    let worker = app.worker();
+    let stop = tokio_util::sync::CancellationToken::new();
+    let running = {
+        let stop = stop.clone();
+        tokio::spawn(async move { worker.run(stop, Duration::from_secs(5)).await })
+    };
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let pending: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM documents WHERE status = 'pending'")
+            .fetch_one(&app.db)
+            .await
+            .expect("count");
+    assert_eq!(
+        pending, 5,
+        "nothing could be claimed while PostgreSQL was down"
+    );
+
+    postgres.set(Mode::Up);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let classified: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM documents WHERE status = 'classified'")
+                .fetch_one(&app.db)
+                .await
+                .expect("count");
+        if classified == 5 {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "only {classified} of 5 classified 20 s after PostgreSQL returned"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    stop.cancel();
+    running.await.expect("worker");
+}

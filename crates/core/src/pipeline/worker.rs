@@ -29,6 +29,8 @@ const POLL: Duration = Duration::from_millis(1000);
 const PRUNE_EVERY: u64 = 150;
 /// …once they have been idle this long and hold no message.
 const PRUNE_IDLE: Duration = Duration::from_secs(3600);
+/// How long a job slot rests after a job could not run at all (a dependency is down).
+const FAILURE_PAUSE: Duration = Duration::from_secs(1);
 /// How many due jobs one sweep hands to the queue.
 const SWEEP_BATCH: i64 = 500;
 
@@ -229,9 +231,20 @@ impl Worker {
                     tracing::warn!(document_id = %id, error = %e.chain(), "cannot acknowledge a job");
                 }
             }
-            // PostgreSQL is unreachable: leave the message unacknowledged; it is delivered
-            // again after the visibility timeout, and the sweeper covers it too.
-            Err(e) => tracing::warn!(document_id = %id, error = %e.chain(), "job could not run"),
+            Err(e) => {
+                // PostgreSQL is unreachable, so nothing was recorded. Put the job at the back of
+                // the queue instead of leaving it with this consumer until the visibility
+                // timeout (minutes), and slow down: this slot reads again only after a pause.
+                tracing::warn!(document_id = %id, error = %e.chain(), "job could not run; queued again");
+                let requeued = match self.queue.publish(id).await {
+                    Ok(()) => self.queue.ack(&delivery).await,
+                    Err(e) => Err(e),
+                };
+                if let Err(e) = requeued {
+                    tracing::warn!(document_id = %id, error = %e.chain(), "cannot queue the job again; it is taken over after the visibility timeout");
+                }
+                tokio::time::sleep(FAILURE_PAUSE).await;
+            }
         }
     }
 
