@@ -642,3 +642,63 @@ async fn jobs_read_while_postgres_is_down_are_processed_soon_after_it_returns() 
     stop.cancel();
     running.await.expect("worker");
 }
+
+#[tokio::test]
+async fn objects_without_a_document_are_deleted_once_due() {
+    let app = TestApp::spawn().await;
+    let kept = upload_id(&app, "kept.txt", INVOICE.as_bytes().to_vec()).await;
+    let lost = upload_id(&app, "lost.txt", RECIPE.as_bytes().to_vec()).await;
+    assert_eq!(
+        app.count("object_cleanup").await,
+        0,
+        "a recorded upload leaves no entry"
+    );
+    assert_eq!(app.bucket_keys().await.len(), 2);
+
+    // The state a process leaves that dies after storing the bytes and before recording the
+    // document: the object, its clean-up entry, no row. Plus a stale entry for a kept document.
+    let key_of = |id: String| {
+        let db = app.db.clone();
+        async move {
+            sqlx::query_scalar::<_, String>("SELECT object_key FROM documents WHERE id = $1::uuid")
+                .bind(id)
+                .fetch_one(&db)
+                .await
+                .expect("key")
+        }
+    };
+    let (kept_key, lost_key) = (key_of(kept.clone()).await, key_of(lost.clone()).await);
+    sqlx::query("DELETE FROM documents WHERE id = $1::uuid")
+        .bind(&lost)
+        .execute(&app.db)
+        .await
+        .expect("delete row");
+    for key in [&kept_key, &lost_key] {
+        sqlx::query("INSERT INTO object_cleanup (object_key, due_at) VALUES ($1, now() + interval '1 hour')")
+            .bind(key)
+            .execute(&app.db)
+            .await
+            .expect("entry");
+    }
+    let worker = app.worker();
+    assert_eq!(
+        worker.clean_up_objects().await.expect("cleanup"),
+        0,
+        "not due yet"
+    );
+    sqlx::query("UPDATE object_cleanup SET due_at = now() - interval '1 second'")
+        .execute(&app.db)
+        .await
+        .expect("due");
+    assert_eq!(worker.clean_up_objects().await.expect("cleanup"), 1);
+    assert_eq!(
+        app.bucket_keys().await,
+        [kept_key],
+        "only the orphan is gone"
+    );
+    assert_eq!(app.count("object_cleanup").await, 0);
+    let (status, _) = app
+        .get_json(&format!("/api/documents/{kept}/content"))
+        .await;
+    assert_eq!(status, 200);
+}

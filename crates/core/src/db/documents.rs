@@ -60,7 +60,8 @@ const COLUMNS: &str = "id, user_id, filename, object_key, content_type, size_byt
 
 pub async fn insert(db: impl PgExecutor<'_>, doc: &NewDocument<'_>) -> Result<DocumentRow> {
     let sql = format!(
-        "INSERT INTO documents
+        "WITH claimed AS (DELETE FROM object_cleanup WHERE object_key = $4)
+         INSERT INTO documents
                 (id, user_id, filename, object_key, content_type, size_bytes, published_at)
          VALUES ($1, $2, $3, $4, $5, $6, now())
          RETURNING {COLUMNS}"

@@ -5,6 +5,7 @@
 
 pub mod ai_settings;
 pub mod documents;
+pub mod object_cleanup;
 pub mod pipeline;
 pub mod topics;
 

@@ -18,19 +18,24 @@ use uuid::Uuid;
 use super::{Outcome, Pipeline};
 use crate::ai::{AiClient, RetryPolicy};
 use crate::crypto::Sealer;
+use crate::db::object_cleanup as q_cleanup;
 use crate::db::pipeline as q;
 use crate::metrics::Metrics;
 use crate::queue::{Delivery, JobQueue, RedisQueue};
 use crate::redis_client::RedisClient;
+use docuvault_domain::ObjectKey;
 
 /// How long one read from the queue waits for a delivery.
 const POLL: Duration = Duration::from_millis(1000);
-/// Every this many sweeps, consumers of stopped workers are forgotten…
+/// Every this many sweeps (about 5 minutes), orphaned objects are deleted and consumers of
+/// stopped workers are forgotten…
 const PRUNE_EVERY: u64 = 150;
 /// …once they have been idle this long and hold no message.
 const PRUNE_IDLE: Duration = Duration::from_secs(3600);
 /// How long a job slot rests after a job could not run at all (a dependency is down).
 const FAILURE_PAUSE: Duration = Duration::from_secs(1);
+/// How many orphaned objects one clean-up deletes.
+const CLEANUP_BATCH: i64 = 100;
 /// How many due jobs one sweep hands to the queue.
 const SWEEP_BATCH: i64 = 500;
 
@@ -297,6 +302,9 @@ impl Worker {
                     }
                     Err(e) => tracing::debug!(error = %e.chain(), "cannot prune queue consumers"),
                 }
+                if let Err(e) = self.clean_up_objects().await {
+                    tracing::debug!(error = %e.chain(), "cannot clean up orphaned objects now");
+                }
             }
             match self.sweep(self.pipeline.config.visibility).await {
                 Ok(n) => {
@@ -317,6 +325,29 @@ impl Worker {
                 () = tokio::time::sleep(self.sweep_interval) => {}
             }
         }
+    }
+
+    /// Deletes the objects of uploads whose process died before it recorded the document
+    /// (see `db::object_cleanup`). Returns how many were deleted.
+    pub async fn clean_up_objects(&self) -> crate::Result<usize> {
+        let db = &self.pipeline.db;
+        let keys = q_cleanup::take_due_orphans(db, CLEANUP_BATCH).await?;
+        for (deleted, key) in keys.iter().enumerate() {
+            if let Err(e) = self
+                .pipeline
+                .store
+                .delete(&ObjectKey::from_stored(key.clone()))
+                .await
+            {
+                // The store is unreachable: this key and the rest are tried again later.
+                for later in &keys[deleted..] {
+                    q_cleanup::schedule(db, later, Duration::from_secs(600)).await?;
+                }
+                return Err(e);
+            }
+            tracing::info!(object_key = %key, "deleted an object no document claims");
+        }
+        Ok(keys.len())
     }
 
     /// Hands due, unpublished jobs to the queue; those it could not hand over stay unpublished.

@@ -10,6 +10,7 @@ use uuid::Uuid;
 
 use super::Vault;
 use crate::db::documents::{self as q, DocumentRow, NewDocument, PageAfter};
+use crate::db::object_cleanup as cleanup;
 use crate::error::{Error, Result};
 use crate::storage::ByteStream;
 use docuvault_domain::file_kind::SNIFF_LEN;
@@ -43,6 +44,9 @@ pub struct Page {
 }
 
 pub const MAX_PAGE_SIZE: i64 = 100;
+/// How long an upload's object may exist without its document row before it counts as an
+/// orphan (longer than any upload takes).
+const ORPHAN_AFTER: std::time::Duration = std::time::Duration::from_secs(6 * 3600);
 /// An upload does not wait longer than this for Redis; the sweeper covers a slow or down Redis.
 const PUBLISH_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(500);
 
@@ -79,7 +83,19 @@ impl Vault {
             stream::once(async move { Ok(head) }).chain(rest).boxed(),
             self.max_upload_bytes,
         );
-        let size = self.store.put_stream(&key, kind.mime(), limited).await?;
+        // Recorded before the bytes are stored: if this process dies before the document row
+        // exists, a worker deletes the object later (the row's INSERT removes this entry).
+        cleanup::schedule(&self.db, key.as_str(), ORPHAN_AFTER).await?;
+        let size = match self.store.put_stream(&key, kind.mime(), limited).await {
+            Ok(size) => size,
+            Err(e) => {
+                // Nothing is stored under the key (put_stream's contract).
+                if let Err(e) = cleanup::forget(&self.db, key.as_str()).await {
+                    tracing::debug!(error = %e.chain(), "cleanup entry left for the worker");
+                }
+                return Err(e);
+            }
+        };
 
         let new = NewDocument {
             id,
@@ -146,10 +162,17 @@ impl Vault {
 
     /// Called when the row could not be written: the object must not outlive the request.
     async fn delete_object_after_failure(&self, key: &ObjectKey) {
-        if let Err(e) = self.store.delete(key).await {
-            // Unreachable store right after a successful PUT: the object is orphaned. It has no
-            // row, so no user can see it; log it for an operator to remove.
-            tracing::error!(object_key = %key, error = %e.chain(), "orphaned object after a failed insert");
+        match self.store.delete(key).await {
+            Ok(()) => {
+                if let Err(e) = cleanup::forget(&self.db, key.as_str()).await {
+                    tracing::debug!(error = %e.chain(), "cleanup entry left for the worker");
+                }
+            }
+            // The store is unreachable right after the PUT: the cleanup entry stays, and a
+            // worker deletes the object once it is due.
+            Err(e) => {
+                tracing::warn!(object_key = %key, error = %e.chain(), "object left for the cleanup after a failed insert")
+            }
         }
     }
 
