@@ -34,6 +34,8 @@ const PRUNE_EVERY: u64 = 150;
 const PRUNE_IDLE: Duration = Duration::from_secs(3600);
 /// How long a job slot rests after a job could not run at all (a dependency is down).
 const FAILURE_PAUSE: Duration = Duration::from_secs(1);
+/// How often the sweeper looks for due jobs.
+const SWEEP_INTERVAL: Duration = Duration::from_secs(2);
 /// How many orphaned objects one clean-up deletes.
 const CLEANUP_BATCH: i64 = 100;
 /// How many due jobs one sweep hands to the queue.
@@ -53,7 +55,6 @@ pub struct Worker {
     queue: Arc<dyn JobQueue>,
     consumer: String,
     concurrency: usize,
-    sweep_interval: Duration,
     /// Documents this process is working on right now, to give back on shutdown.
     in_flight: Arc<Mutex<HashSet<Uuid>>>,
 }
@@ -73,7 +74,6 @@ impl Worker {
             queue,
             consumer,
             concurrency: concurrency.max(1),
-            sweep_interval: Duration::from_secs(2),
             in_flight: Arc::default(),
         }
     }
@@ -105,15 +105,6 @@ impl Worker {
     pub fn with_concurrency(mut self, concurrency: usize) -> Self {
         self.concurrency = concurrency.max(1);
         self
-    }
-
-    pub fn with_sweep_interval(mut self, every: Duration) -> Self {
-        self.sweep_interval = every;
-        self
-    }
-
-    pub fn consumer(&self) -> &str {
-        &self.consumer
     }
 
     /// Works until `shutdown`, then drains for up to `grace`.
@@ -322,7 +313,7 @@ impl Worker {
             }
             tokio::select! {
                 () = stop.cancelled() => return,
-                () = tokio::time::sleep(self.sweep_interval) => {}
+                () = tokio::time::sleep(SWEEP_INTERVAL) => {}
             }
         }
     }
