@@ -50,6 +50,16 @@ async fn upload_id(app: &TestApp, name: &str, bytes: Vec<u8>) -> String {
         .to_owned()
 }
 
+/// How many documents match `condition` (SQL), read straight from the database.
+async fn documents_where(app: &TestApp, condition: &str) -> i64 {
+    sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "SELECT count(*) FROM documents WHERE {condition}"
+    )))
+    .fetch_one(&app.db)
+    .await
+    .expect("count")
+}
+
 fn topic_names(doc: &Value) -> Vec<String> {
     let mut names: Vec<String> = doc["topics"]
         .as_array()
@@ -374,11 +384,7 @@ async fn uploads_succeed_while_redis_is_down_and_the_sweeper_queues_them_later()
         assert_eq!(up["status"], "pending");
         ids.push(up["id"].as_str().expect("id").to_owned());
     }
-    let unpublished: i64 =
-        sqlx::query_scalar("SELECT count(*) FROM documents WHERE published_at IS NULL")
-            .fetch_one(&app.db)
-            .await
-            .expect("count");
+    let unpublished = documents_where(&app, "published_at IS NULL").await;
     assert_eq!(
         unpublished, 5,
         "failed publishes are recorded for the sweeper"
@@ -612,11 +618,7 @@ async fn jobs_read_while_postgres_is_down_are_processed_soon_after_it_returns() 
         tokio::spawn(async move { worker.run(stop, Duration::from_secs(5)).await })
     };
     tokio::time::sleep(Duration::from_secs(3)).await;
-    let pending: i64 =
-        sqlx::query_scalar("SELECT count(*) FROM documents WHERE status = 'pending'")
-            .fetch_one(&app.db)
-            .await
-            .expect("count");
+    let pending = documents_where(&app, "status = 'pending'").await;
     assert_eq!(
         pending, 5,
         "nothing could be claimed while PostgreSQL was down"
@@ -625,11 +627,7 @@ async fn jobs_read_while_postgres_is_down_are_processed_soon_after_it_returns() 
     postgres.set(Mode::Up);
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     loop {
-        let classified: i64 =
-            sqlx::query_scalar("SELECT count(*) FROM documents WHERE status = 'classified'")
-                .fetch_one(&app.db)
-                .await
-                .expect("count");
+        let classified = documents_where(&app, "status = 'classified'").await;
         if classified == 5 {
             break;
         }
