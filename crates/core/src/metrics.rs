@@ -50,12 +50,14 @@ impl Metrics {
     /// and shown as `docuvault_up{dependency=...} 0`.
     pub async fn render(&self, db: &PgPool) -> String {
         let mut out = String::new();
-        let counts = pipeline::status_counts(db).await;
+        // Both at once: while a dependency is down, a scrape waits for one timeout, not two.
         let mut conn = self.redis.connection();
-        let stored: redis::RedisResult<Vec<(String, String)>> = redis::cmd("HGETALL")
-            .arg(&self.key)
-            .query_async(&mut conn)
-            .await;
+        let mut hgetall = redis::cmd("HGETALL");
+        hgetall.arg(&self.key);
+        let (counts, stored) = tokio::join!(
+            pipeline::status_counts(db),
+            hgetall.query_async::<Vec<(String, String)>>(&mut conn),
+        );
 
         let _ = writeln!(
             out,

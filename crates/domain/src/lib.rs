@@ -8,6 +8,7 @@ pub mod file_kind;
 pub mod filename;
 pub mod object_key;
 pub mod settings;
+pub mod text;
 pub mod topic;
 
 pub use document::DocumentStatus;

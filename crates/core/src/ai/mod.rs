@@ -170,7 +170,7 @@ fn parse_answer(answer: &str, topics: &[TopicChoice<'_>]) -> Result<Vec<usize>, 
 }
 
 fn invalid_answer(answer: &str) -> JobError {
-    let head: String = answer.chars().take(120).collect();
+    let head = docuvault_domain::text::truncate_chars(answer, 120);
     JobError::transient(format!(
         "the AI provider's answer is not the JSON asked for: {head:?}"
     ))

@@ -21,6 +21,7 @@ use crate::db::PgPool;
 use crate::db::pipeline::{self as q, Claimed};
 use crate::metrics::Metrics;
 use crate::storage::ObjectStore;
+use docuvault_domain::text::truncate_chars;
 use docuvault_domain::{FileKind, ObjectKey};
 
 /// Why an attempt did not succeed.
@@ -213,14 +214,6 @@ pub fn backoff(base: Duration, attempt: i32, id: Uuid) -> Duration {
     raw.mul_f64(0.8 + spread as f64 / 100.0)
 }
 
-/// At most `max` characters of `text`, cut at a character boundary.
-pub fn truncate_chars(text: &str, max: usize) -> &str {
-    match text.char_indices().nth(max) {
-        Some((at, _)) => &text[..at],
-        None => text,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -234,12 +227,5 @@ mod tests {
         let third = backoff(base, 3, id);
         assert!(third >= Duration::from_secs(32) && third <= Duration::from_secs(48));
         assert!(backoff(base, 40, id) <= Duration::from_secs(4320));
-    }
-
-    #[test]
-    fn truncates_on_characters() {
-        assert_eq!(truncate_chars("Grüße", 3), "Grü");
-        assert_eq!(truncate_chars("abc", 10), "abc");
-        assert_eq!(truncate_chars("", 0), "");
     }
 }

@@ -18,6 +18,7 @@ use super::{ByteStream, ObjectStore};
 use crate::config::ObjectStoreConfig;
 use crate::error::{Dependency, Error, Result};
 use docuvault_domain::ObjectKey;
+use docuvault_domain::text::truncate_chars;
 
 /// S3 requires parts of at least 5 MiB (except the last); 8 MiB keeps requests few.
 const DEFAULT_PART_SIZE: usize = 8 * 1024 * 1024;
@@ -264,7 +265,10 @@ impl S3Store {
         if text.contains("<Error>") {
             return Err(Error::unavailable(
                 Dependency::ObjectStore,
-                anyhow!("complete multipart upload failed: {}", truncate(&text)),
+                anyhow!(
+                    "complete multipart upload failed: {}",
+                    truncate_chars(&text, 300)
+                ),
             ));
         }
         Ok(())
@@ -456,7 +460,7 @@ async fn expect_success(resp: Response, what: &str) -> Result<Response> {
         return Ok(resp);
     }
     let body = resp.text().await.unwrap_or_default();
-    let err = anyhow!("{what} answered {status}: {}", truncate(&body));
+    let err = anyhow!("{what} answered {status}: {}", truncate_chars(&body, 300));
     Err(
         if status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS {
             Error::unavailable(Dependency::ObjectStore, err)
@@ -464,13 +468,6 @@ async fn expect_success(resp: Response, what: &str) -> Result<Response> {
             Error::Internal(err)
         },
     )
-}
-
-fn truncate(s: &str) -> &str {
-    match s.char_indices().nth(300) {
-        Some((i, _)) => &s[..i],
-        None => s,
-    }
 }
 
 #[cfg(test)]
