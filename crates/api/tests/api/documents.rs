@@ -38,14 +38,11 @@ async fn upload_then_download_returns_identical_bytes() {
         assert!(doc.get("extracted_text").is_none());
 
         let resp = app
-            .client
-            .get(app.url(&format!(
+            .get(&format!(
                 "/api/documents/{}/content",
                 doc["id"].as_str().unwrap()
-            )))
-            .send()
-            .await
-            .unwrap();
+            ))
+            .await;
         assert_eq!(resp.status(), 200);
         assert_eq!(resp.headers()["content-type"], mime);
         assert_eq!(
@@ -128,14 +125,11 @@ async fn unicode_filenames_survive_the_download_header() {
         .upload_ok("Größe \"quoted\" 日本.txt", b"hello".to_vec())
         .await;
     let resp = app
-        .client
-        .get(app.url(&format!(
+        .get(&format!(
             "/api/documents/{}/content",
             doc["id"].as_str().unwrap()
-        )))
-        .send()
-        .await
-        .unwrap();
+        ))
+        .await;
     let cd = resp.headers()["content-disposition"]
         .to_str()
         .unwrap()
@@ -299,11 +293,8 @@ async fn the_app_key_works_on_its_bucket_and_nowhere_else() {
         .unwrap();
     assert!(list_keys("docuvault", &app_key).await.contains(&key));
     let body = app
-        .client
-        .get(app.url(&format!("/api/documents/{id}/content")))
-        .send()
+        .get(&format!("/api/documents/{id}/content"))
         .await
-        .unwrap()
         .bytes()
         .await
         .unwrap();

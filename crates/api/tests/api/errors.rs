@@ -20,7 +20,7 @@ async fn unknown_routes_and_methods_answer_json_errors() {
     assert_eq!(resp.status(), 405);
     let body: serde_json::Value = resp.json().await.unwrap();
     assert_eq!(body["error"]["code"], "method_not_allowed");
-    let resp = app.client.get(app.url("/health")).send().await.unwrap();
+    let resp = app.get("/health").await;
     assert!(resp.headers().contains_key("x-request-id"));
 }
 

@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::helpers::{Mode, Options, TestApp};
+use crate::helpers::{Mode, TestApp};
 
 /// `/health` must answer within this even when a dependency hangs (the bound).
 const HEALTH_BOUND: Duration = Duration::from_secs(2);
@@ -30,11 +30,7 @@ async fn until_healthy(app: &TestApp) {
 
 #[tokio::test]
 async fn health_names_each_dependency_that_is_down_and_recovers() {
-    let app = TestApp::spawn_with(Options {
-        proxies: true,
-        ..Options::default()
-    })
-    .await;
+    let app = TestApp::spawn_with_proxies().await;
     let (status, body, _) = health(&app).await;
     assert_eq!(status, 200);
     assert_eq!(
@@ -42,7 +38,7 @@ async fn health_names_each_dependency_that_is_down_and_recovers() {
         serde_json::json!({"status": "ok", "postgres": "ok", "object_store": "ok", "redis": "ok"})
     );
 
-    let p = app.proxies.as_ref().unwrap();
+    let p = app.proxies();
     for (name, proxy) in [
         ("postgres", &p.postgres),
         ("object_store", &p.object_store),
@@ -64,12 +60,8 @@ async fn health_names_each_dependency_that_is_down_and_recovers() {
 
 #[tokio::test]
 async fn health_answers_in_time_when_every_dependency_hangs() {
-    let app = TestApp::spawn_with(Options {
-        proxies: true,
-        ..Options::default()
-    })
-    .await;
-    let p = app.proxies.as_ref().unwrap();
+    let app = TestApp::spawn_with_proxies().await;
+    let p = app.proxies();
     for proxy in [&p.postgres, &p.object_store, &p.redis] {
         proxy.set(Mode::Hang);
     }
@@ -91,20 +83,11 @@ async fn health_answers_in_time_when_every_dependency_hangs() {
 
 #[tokio::test]
 async fn requests_answer_503_while_a_dependency_is_down_and_work_again_after() {
-    let app = TestApp::spawn_with(Options {
-        proxies: true,
-        ..Options::default()
-    })
-    .await;
-    let p = app.proxies.as_ref().unwrap();
+    let app = TestApp::spawn_with_proxies().await;
+    let p = app.proxies();
 
     p.postgres.set(Mode::Down);
-    let resp = app
-        .client
-        .get(app.url("/api/documents"))
-        .send()
-        .await
-        .unwrap();
+    let resp = app.get("/api/documents").await;
     assert_eq!(resp.status(), 503);
     assert_eq!(resp.headers()["retry-after"], "5");
     let body: serde_json::Value = resp.json().await.unwrap();

@@ -81,6 +81,15 @@ impl TestApp {
         Self::spawn_with(Options::default()).await
     }
 
+    /// A server whose dependencies are reached through switchable proxies ([`Self::proxies`]).
+    pub async fn spawn_with_proxies() -> Self {
+        Self::spawn_with(Options {
+            proxies: true,
+            ..Options::default()
+        })
+        .await
+    }
+
     pub async fn spawn_with(opts: Options) -> Self {
         // `RUST_LOG=debug cargo test ... -- --nocapture` shows the server's log beside the test's.
         let _ = tracing_subscriber::fmt()
@@ -244,7 +253,7 @@ impl TestApp {
     }
 
     pub async fn get_json(&self, path: &str) -> (u16, serde_json::Value) {
-        let resp = self.client.get(self.url(path)).send().await.expect("GET");
+        let resp = self.get(path).await;
         let status = resp.status().as_u16();
         (status, resp.json().await.unwrap_or(serde_json::Value::Null))
     }
@@ -264,6 +273,15 @@ impl TestApp {
             .expect("request");
         let status = resp.status().as_u16();
         (status, resp.json().await.unwrap_or(serde_json::Value::Null))
+    }
+
+    /// The proxies of a server made by [`Self::spawn_with_proxies`].
+    pub fn proxies(&self) -> &Proxies {
+        self.proxies.as_ref().expect("spawned with proxies")
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client.get(self.url(path)).send().await.expect("GET")
     }
 
     pub async fn delete(&self, path: &str) -> reqwest::Response {

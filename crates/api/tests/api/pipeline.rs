@@ -368,13 +368,9 @@ async fn hostile_and_empty_files_end_with_a_reason_and_the_worker_keeps_going() 
 
 #[tokio::test]
 async fn uploads_succeed_while_redis_is_down_and_the_sweeper_queues_them_later() {
-    let app = TestApp::spawn_with(Options {
-        proxies: true,
-        ..Options::default()
-    })
-    .await;
+    let app = TestApp::spawn_with_proxies().await;
     finance_and_health(&app).await;
-    let redis = &app.proxies.as_ref().expect("proxies").redis;
+    let redis = &app.proxies().redis;
     redis.set(Mode::Down);
     let mut ids = Vec::new();
     for i in 0..5 {
@@ -463,12 +459,7 @@ async fn metrics_show_documents_by_status_and_job_counts() {
     app.upload_ok("a.txt", INVOICE.as_bytes().to_vec()).await;
     app.upload_ok("b.txt", b"   ".to_vec()).await;
     app.process_all().await;
-    let resp = app
-        .client
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .expect("GET");
+    let resp = app.get("/metrics").await;
     assert_eq!(resp.status(), 200);
     assert!(
         resp.headers()["content-type"]
@@ -592,11 +583,7 @@ async fn consumers_of_stopped_workers_are_pruned_unless_they_hold_messages() {
 
 #[tokio::test]
 async fn jobs_read_while_postgres_is_down_are_processed_soon_after_it_returns() {
-    let app = TestApp::spawn_with(Options {
-        proxies: true,
-        ..Options::default()
-    })
-    .await;
+    let app = TestApp::spawn_with_proxies().await;
     finance_and_health(&app).await;
     for i in 0..5 {
         upload_id(
@@ -606,7 +593,7 @@ async fn jobs_read_while_postgres_is_down_are_processed_soon_after_it_returns() 
         )
         .await;
     }
-    let postgres = &app.proxies.as_ref().expect("proxies").postgres;
+    let postgres = &app.proxies().postgres;
     postgres.set(Mode::Down);
 
     // A long-running worker reads the jobs while it cannot record anything. The default

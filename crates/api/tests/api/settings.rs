@@ -32,15 +32,7 @@ async fn settings_default_to_local_and_never_echo_the_key() {
     assert_eq!(s["base_url"], "http://127.0.0.1:11434/v1");
     assert_eq!(s["api_key_set"], true);
 
-    let text = app
-        .client
-        .get(app.url("/api/settings"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = app.get("/api/settings").await.text().await.unwrap();
     assert!(
         !text.contains(key) && !text.contains("api_key\""),
         "GET exposes the key: {text}"
