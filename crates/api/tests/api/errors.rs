@@ -37,6 +37,7 @@ async fn the_openapi_document_describes_the_api() {
         ("/api/documents/{id}", "get"),
         ("/api/documents/{id}", "delete"),
         ("/api/documents/{id}/content", "get"),
+        ("/api/documents/{id}/reclassify", "post"),
         ("/api/topics", "get"),
         ("/api/topics", "post"),
         ("/api/topics/{id}", "put"),

@@ -450,6 +450,16 @@ async fn reclassify_reruns_classification_with_the_current_topics() {
         404,
         "document_not_found",
     );
+    app.assert_error(
+        app.send_json(
+            Method::POST,
+            "/api/documents/not-a-uuid/reclassify",
+            json!({}),
+        )
+        .await,
+        400,
+        "invalid_path",
+    );
 }
 
 #[tokio::test]
