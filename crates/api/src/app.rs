@@ -8,14 +8,13 @@ use std::time::Duration;
 use anyhow::Context;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::http::{HeaderName, HeaderValue, Method, Request, StatusCode, Uri, header};
+use axum::http::{HeaderName, Method, Request, StatusCode, Uri, header};
 use axum::response::Response;
 use axum::routing::get;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
-use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
@@ -33,7 +32,11 @@ pub struct AppState {
 #[derive(OpenApi)]
 #[openapi(
     info(title = "DocuVault API", description = "A self-hosted, privacy-first document vault."),
+    modifiers(&BearerAuth),
     tags(
+        (name = "auth", description = "Register, log in, refresh, log out, password reset"),
+        (name = "me", description = "The signed-in user: account, sessions, password, two-factor sign-in"),
+        (name = "admin", description = "Account management and the audit log (admins only)"),
         (name = "documents", description = "Upload, list, read, download and delete documents"),
         (name = "topics", description = "The user's own topics for classification"),
         (name = "settings", description = "AI provider settings"),
@@ -41,6 +44,25 @@ pub struct AppState {
     )
 )]
 struct ApiDoc;
+
+/// Declares the `bearer` scheme the protected operations refer to.
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .build(),
+            ),
+        );
+    }
+}
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
@@ -53,11 +75,15 @@ pub fn router(state: AppState) -> Router {
     let (api, mut openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(routes::documents::router().layer(DefaultBodyLimit::max(upload_limit)))
         .merge(routes::topics::router())
+        .merge(routes::auth::router())
+        .merge(routes::me::router())
+        .merge(routes::admin::router())
         .merge(routes::settings::router())
         .merge(routes::health::router())
         .split_for_parts();
     openapi.info.version = env!("CARGO_PKG_VERSION").to_owned();
     let spec: Arc<str> = openapi.to_json().unwrap_or_default().into();
+    let security = crate::security::layers(&state.vault.auth);
 
     api.merge(routes::metrics::router())
         .route(
@@ -70,18 +96,7 @@ pub fn router(state: AppState) -> Router {
     .fallback(not_found)
     .method_not_allowed_fallback(method_not_allowed)
     .with_state(state)
-    .layer(SetResponseHeaderLayer::if_not_present(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    ))
-    .layer(SetResponseHeaderLayer::if_not_present(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
-    ))
-    .layer(SetResponseHeaderLayer::if_not_present(
-        header::X_FRAME_OPTIONS,
-        HeaderValue::from_static("DENY"),
-    ))
+    .layer(security)
     .layer(CatchPanicLayer::custom(|_| {
         error_response(StatusCode::INTERNAL_SERVER_ERROR, "internal_error", "an unexpected error occurred")
     }))
@@ -164,7 +179,11 @@ impl Application {
         // that holds a request open longer than the grace period.
         let stopping = CancellationToken::new();
         let signalled = stopping.clone();
-        let server = axum::serve(self.listener, self.router).with_graceful_shutdown(async move {
+        // The peer address feeds rate limits and the audit log.
+        let service = self
+            .router
+            .into_make_service_with_connect_info::<SocketAddr>();
+        let server = axum::serve(self.listener, service).with_graceful_shutdown(async move {
             shutdown.await;
             signalled.cancel();
         });

@@ -64,6 +64,27 @@ impl IntoResponse for ApiError {
             Error::Invalid(v) => {
                 error_response(StatusCode::UNPROCESSABLE_ENTITY, v.code, v.message)
             }
+            Error::Unauthorized { code, message } => {
+                let mut resp = error_response(StatusCode::UNAUTHORIZED, code, message);
+                resp.headers_mut().insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Bearer realm=\"docuvault\""),
+                );
+                resp
+            }
+            Error::Forbidden { code, message } => {
+                error_response(StatusCode::FORBIDDEN, code, message)
+            }
+            Error::RateLimited { retry_after_secs } => {
+                let mut resp = error_response(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "rate_limited",
+                    format!("too many attempts; try again in {retry_after_secs} s"),
+                );
+                resp.headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
+                resp
+            }
             Error::NotFound(what) => error_response(
                 StatusCode::NOT_FOUND,
                 &format!("{}_not_found", what.replace(' ', "_")),

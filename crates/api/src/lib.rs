@@ -3,8 +3,10 @@
 //! its own listener (port 0 in tests) and runs until a shutdown future resolves.
 
 mod app;
+mod auth;
 pub mod error;
 mod extract;
 mod routes;
+mod security;
 
 pub use app::{AppState, Application, router};

@@ -49,6 +49,26 @@ enum Command {
     },
     /// Apply database migrations (reads only DATABASE_MIGRATE_URL).
     Migrate,
+    /// Manage accounts from the server's shell.
+    #[command(subcommand)]
+    User(UserCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum UserCommand {
+    /// Create an account. The password is read from a prompt, or from the first line of stdin
+    /// when stdin is not a terminal — never from the command line.
+    Create {
+        #[arg(long)]
+        handle: String,
+        #[arg(long)]
+        email: String,
+        /// Make the account an admin (the first admin is made this way).
+        #[arg(long)]
+        admin: bool,
+    },
+    /// Set an account's password (prompt or stdin, as for `create`); ends its sign-ins.
+    SetPassword { handle: String },
 }
 
 fn main() -> ExitCode {
@@ -139,12 +159,64 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        Command::User(cmd) => user_command(cmd).await,
         Command::Migrate => {
             let url = config::migrate_url_from_env()?;
             db::migrate(&url).await?;
             tracing::info!("database is up to date");
             Ok(ExitCode::SUCCESS)
         }
+    }
+}
+
+async fn user_command(cmd: UserCommand) -> anyhow::Result<ExitCode> {
+    use docuvault_core::services::Vault;
+    let config = Config::from_env()?;
+    let vault = Vault::from_config(&config, "docuvault-cli")?;
+    match cmd {
+        UserCommand::Create {
+            handle,
+            email,
+            admin,
+        } => {
+            let password = read_password()?;
+            let role = if admin {
+                docuvault_domain::Role::Admin
+            } else {
+                docuvault_domain::Role::User
+            };
+            let user = vault
+                .create_user(&handle, &email, &password, role)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            eprintln!("created {} {} ({})", role.as_str(), user.handle, user.id);
+        }
+        UserCommand::SetPassword { handle } => {
+            let password = read_password()?;
+            vault
+                .set_password_from_cli(&handle, &password)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            eprintln!("password of {handle} set; its sign-ins were ended");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A password from a no-echo prompt (typed twice) or the first line of piped stdin.
+fn read_password() -> anyhow::Result<String> {
+    use std::io::{BufRead, IsTerminal};
+    if std::io::stdin().is_terminal() {
+        let first = rpassword::prompt_password("Password: ")?;
+        let again = rpassword::prompt_password("Password again: ")?;
+        anyhow::ensure!(first == again, "the passwords differ");
+        Ok(first)
+    } else {
+        let mut line = String::new();
+        std::io::stdin().lock().read_line(&mut line)?;
+        let password = line.trim_end_matches(['\r', '\n']).to_owned();
+        anyhow::ensure!(!password.is_empty(), "no password on stdin");
+        Ok(password)
     }
 }
 

@@ -5,7 +5,9 @@
 
 mod common;
 
-use common::{BIN, Scratch, empty_dir, read_port, stack_env, wait_for_line, wait_with_timeout};
+use common::{
+    BIN, Scratch, empty_dir, read_port, sign_up, stack_env, wait_for_line, wait_with_timeout,
+};
 
 use std::io::{BufReader, Read, Write};
 use std::net::TcpStream;
@@ -128,6 +130,7 @@ fn sigterm_lets_an_in_flight_upload_finish_then_exits() {
         .unwrap();
     let mut log = BufReader::new(child.stderr.take().unwrap());
     let port = read_port(&mut log);
+    let auth = sign_up(port, "alice");
 
     // Send the headers and half the body of an upload, then ask the server to stop.
     let body_start = b"--b\r\nContent-Disposition: form-data; name=\"file\"; filename=\"graceful.txt\"\r\nContent-Type: text/plain\r\n\r\n";
@@ -139,7 +142,7 @@ fn sigterm_lets_an_in_flight_upload_finish_then_exits() {
         .unwrap();
     write!(
         conn,
-        "POST /api/documents/upload HTTP/1.1\r\nHost: localhost\r\nContent-Type: multipart/form-data; boundary=b\r\nContent-Length: {len}\r\n\r\n"
+        "POST /api/documents/upload HTTP/1.1\r\nHost: localhost\r\n{auth}\r\nContent-Type: multipart/form-data; boundary=b\r\nContent-Length: {len}\r\n\r\n"
     )
     .unwrap();
     conn.write_all(body_start).unwrap();

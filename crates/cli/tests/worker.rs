@@ -12,7 +12,9 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
-use common::{BIN, Scratch, empty_dir, read_port, stack_env, strip_ansi, wait_with_timeout};
+use common::{
+    BIN, Scratch, empty_dir, read_port, sign_up, stack_env, strip_ansi, wait_with_timeout,
+};
 use serde_json::Value;
 
 /// A child process killed when the test ends, passed or not.
@@ -74,9 +76,9 @@ fn serve(args: &[&str], env: &HashMap<String, String>) -> (Running, u16) {
 }
 
 /// `curl` against the API (`args` before the URL); the answer's JSON.
-fn api(port: u16, args: &[&str], path: &str) -> Value {
+fn api(port: u16, auth: &str, args: &[&str], path: &str) -> Value {
     let out = Command::new("curl")
-        .args(["-sS", "--max-time", "30"])
+        .args(["-sS", "--max-time", "30", "-H", auth])
         .args(args)
         .arg(format!("http://127.0.0.1:{port}{path}"))
         .output()
@@ -136,9 +138,11 @@ fn fake_openai() -> (u16, mpsc::Receiver<usize>) {
 fn a_killed_workers_job_is_finished_by_another_worker_once() {
     let (_scratch, env) = migrated("kill", &[("JOB_VISIBILITY_SECS", "3")]);
     let (server, port) = serve(&["serve"], &env);
+    let auth = sign_up(port, "alice");
     let (ai_port, requests) = fake_openai();
     let topic = api(
         port,
+        &auth,
         &[
             &JSON[..],
             &["-d", r#"{"name":"Finance","description":"invoices"}"#],
@@ -152,6 +156,7 @@ fn a_killed_workers_job_is_finished_by_another_worker_once() {
     );
     let saved = api(
         port,
+        &auth,
         &[&JSON[..], &["-X", "PUT", "-d", &settings]].concat(),
         "/api/settings",
     );
@@ -160,6 +165,7 @@ fn a_killed_workers_job_is_finished_by_another_worker_once() {
     std::fs::write(&file, "Invoice: amount due 120 EUR").unwrap();
     let doc = api(
         port,
+        &auth,
         &["-F", &format!("file=@{}", file.display())],
         "/api/documents/upload",
     );
@@ -178,7 +184,7 @@ fn a_killed_workers_job_is_finished_by_another_worker_once() {
     );
     first.0.kill().unwrap(); // SIGKILL
     first.0.wait().unwrap();
-    assert_eq!(api(port, &[], &path)["status"], "processing");
+    assert_eq!(api(port, &auth, &[], &path)["status"], "processing");
 
     // Worker B takes it over once A's lease has expired, and finishes.
     let mut second = Running(start(&["worker", "--once"], &env));
@@ -198,7 +204,7 @@ fn a_killed_workers_job_is_finished_by_another_worker_once() {
         "the job ran twice after the takeover"
     );
 
-    let done = api(port, &[], &path);
+    let done = api(port, &auth, &[], &path);
     assert_eq!(done["status"], "classified", "{done}");
     let topics = done["topics"].as_array().unwrap();
     assert_eq!(topics.len(), 1, "{done}");
@@ -214,10 +220,16 @@ fn a_killed_workers_job_is_finished_by_another_worker_once() {
 fn serve_with_worker_classifies_uploads_in_one_process() {
     let (_scratch, env) = migrated("embedded", &[]);
     let (_server, port) = serve(&["serve", "--with-worker"], &env);
+    let auth = sign_up(port, "alice");
 
     let body = r#"{"name":"Health","description":"medical letters, prescriptions, doctor"}"#;
     assert_eq!(
-        api(port, &[&JSON[..], &["-d", body]].concat(), "/api/topics")["name"],
+        api(
+            port,
+            &auth,
+            &[&JSON[..], &["-d", body]].concat(),
+            "/api/topics"
+        )["name"],
         "Health"
     );
     let file = empty_dir("embedded").join("letter.txt");
@@ -228,6 +240,7 @@ fn serve_with_worker_classifies_uploads_in_one_process() {
     .unwrap();
     let doc = api(
         port,
+        &auth,
         &["-F", &format!("file=@{}", file.display())],
         "/api/documents/upload",
     );
@@ -237,7 +250,7 @@ fn serve_with_worker_classifies_uploads_in_one_process() {
     );
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
     let done = loop {
-        let d = api(port, &[], &path);
+        let d = api(port, &auth, &[], &path);
         if d["status"] == "classified" || std::time::Instant::now() > deadline {
             break d;
         }

@@ -30,6 +30,52 @@ pub struct Config {
     /// a Redis.
     pub redis_key_prefix: String,
     pub pipeline: PipelineConfig,
+    pub auth: AuthConfig,
+    /// `None` when `SMTP_HOST` is not set: password-reset emails are then not sent (logged).
+    pub smtp: Option<SmtpConfig>,
+}
+
+/// Sign-in, sessions and the browser-facing security settings.
+#[derive(Debug, Clone)]
+pub struct AuthConfig {
+    /// Lifetime of an access token (JWT).
+    pub access_ttl: Duration,
+    /// Lifetime of a sign-in (refresh-token family) without use.
+    pub refresh_ttl: Duration,
+    /// Where people reach DocuVault; the base of links in emails. `https` turns on HSTS.
+    pub public_url: Url,
+    /// Mark cookies `Secure` (browsers also accept them on http://localhost).
+    pub cookie_secure: bool,
+    /// Origins allowed to call the API from a browser; empty means same-origin only.
+    pub cors_origins: Vec<String>,
+    pub allow_registration: bool,
+    /// Take the client address from `X-Forwarded-For` (only behind a trusted reverse proxy).
+    pub trust_proxy_headers: bool,
+    /// Attempts at login, registration, password reset and TOTP per window, per account and
+    /// per client address.
+    pub rate_window: Duration,
+    pub rate_per_account: u32,
+    pub rate_per_ip: u32,
+}
+
+#[derive(Debug, Clone)]
+pub struct SmtpConfig {
+    pub host: String,
+    pub port: u16,
+    pub tls: SmtpTls,
+    pub username: Option<String>,
+    pub password: Option<Secret<String>>,
+    pub from: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SmtpTls {
+    /// TLS from the first byte (port 465).
+    Tls,
+    /// Plain connection upgraded with STARTTLS, which is required (port 587).
+    StartTls,
+    /// No encryption: only for a relay on loopback.
+    None,
 }
 
 /// How workers process documents.
@@ -157,7 +203,11 @@ impl Config {
                 return Err(env.problem(var, "must be at least 1"));
             }
         }
+        let auth = auth_config(&env)?;
+        let smtp = smtp_config(&env)?;
         Ok(Self {
+            auth,
+            smtp,
             database,
             object_store,
             redis_url: Secret::new(redis_url),
@@ -168,6 +218,97 @@ impl Config {
             pipeline,
         })
     }
+}
+
+fn auth_config(env: &Env<'_>) -> Result<AuthConfig, ConfigError> {
+    let public_url = env
+        .optional("PUBLIC_URL")
+        .unwrap_or_else(|| "http://localhost:8080".to_owned());
+    let public_url = Url::parse(&public_url)
+        .ok()
+        .filter(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
+        .ok_or_else(|| {
+            env.problem(
+                "PUBLIC_URL",
+                "must be an http(s) URL such as https://vault.example.org",
+            )
+        })?;
+    let cors_origins: Vec<String> = env
+        .optional("CORS_ALLOWED_ORIGINS")
+        .map(|v| {
+            v.split(',')
+                .map(|o| o.trim().trim_end_matches('/').to_owned())
+                .filter(|o| !o.is_empty())
+                .collect()
+        })
+        .unwrap_or_default();
+    if let Some(bad) = cors_origins.iter().find(|o| {
+        o.as_str() == "*" || Url::parse(o).map_or(true, |u| !matches!(u.scheme(), "http" | "https"))
+    }) {
+        return Err(env.problem(
+            "CORS_ALLOWED_ORIGINS",
+            format!("{bad:?} is not an origin such as https://app.example.org ('*' is refused)"),
+        ));
+    }
+    let auth = AuthConfig {
+        access_ttl: Duration::from_secs(env.parse_or("ACCESS_TOKEN_TTL_SECS", 900)?),
+        refresh_ttl: Duration::from_secs(86_400 * env.parse_or("REFRESH_TOKEN_TTL_DAYS", 30u64)?),
+        public_url,
+        cookie_secure: env.parse_or("COOKIE_SECURE", true)?,
+        cors_origins,
+        allow_registration: env.parse_or("ALLOW_REGISTRATION", true)?,
+        trust_proxy_headers: env.parse_or("TRUST_PROXY_HEADERS", false)?,
+        rate_window: Duration::from_secs(env.parse_or("AUTH_RATE_WINDOW_SECS", 900)?),
+        rate_per_account: env.parse_or("AUTH_RATE_MAX_PER_ACCOUNT", 10)?,
+        rate_per_ip: env.parse_or("AUTH_RATE_MAX_PER_IP", 50)?,
+    };
+    for (var, zero) in [
+        ("ACCESS_TOKEN_TTL_SECS", auth.access_ttl.is_zero()),
+        ("REFRESH_TOKEN_TTL_DAYS", auth.refresh_ttl.is_zero()),
+        ("AUTH_RATE_WINDOW_SECS", auth.rate_window.is_zero()),
+        ("AUTH_RATE_MAX_PER_ACCOUNT", auth.rate_per_account == 0),
+        ("AUTH_RATE_MAX_PER_IP", auth.rate_per_ip == 0),
+    ] {
+        if zero {
+            return Err(env.problem(var, "must be at least 1"));
+        }
+    }
+    Ok(auth)
+}
+
+fn smtp_config(env: &Env<'_>) -> Result<Option<SmtpConfig>, ConfigError> {
+    let Some(host) = env.optional("SMTP_HOST") else {
+        return Ok(None);
+    };
+    let tls = match env.optional("SMTP_TLS").as_deref().unwrap_or("starttls") {
+        "tls" => SmtpTls::Tls,
+        "starttls" => SmtpTls::StartTls,
+        "none" => SmtpTls::None,
+        _ => return Err(env.problem("SMTP_TLS", "must be tls, starttls or none")),
+    };
+    let loopback = host == "localhost"
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    if tls == SmtpTls::None && !loopback {
+        return Err(env.problem(
+            "SMTP_TLS",
+            "none is only allowed for a relay on loopback: reset links must not cross a network in clear",
+        ));
+    }
+    let default_port = match tls {
+        SmtpTls::Tls => 465,
+        SmtpTls::StartTls => 587,
+        SmtpTls::None => 25,
+    };
+    Ok(Some(SmtpConfig {
+        port: env.parse_or("SMTP_PORT", default_port)?,
+        tls,
+        username: env.optional("SMTP_USERNAME"),
+        password: env.optional("SMTP_PASSWORD").map(Secret::new),
+        from: env.required("SMTP_FROM")?,
+        host,
+    }))
 }
 
 /// Reads `DATABASE_MIGRATE_URL`, the only setting `docuvault migrate` needs.

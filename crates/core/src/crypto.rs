@@ -1,4 +1,4 @@
-//! Sealing small secrets at rest (API keys now, cloud credentials later) with a key derived by
+//! Sealing small secrets at rest (AI API keys, TOTP secrets, cloud credentials later) with a key derived by
 //! HKDF-SHA256 from `SECRET_KEY`, a purpose and the owner — never one global key (DESIGN.md).
 //! XChaCha20-Poly1305 with a random 24-byte nonce stored in front of the ciphertext.
 
@@ -18,12 +18,14 @@ const NONCE_LEN: usize = 24;
 #[derive(Debug, Clone, Copy)]
 pub enum Purpose {
     AiApiKey,
+    TotpSecret,
 }
 
 impl Purpose {
     const fn label(self) -> &'static str {
         match self {
             Self::AiApiKey => "ai-api-key",
+            Self::TotpSecret => "totp-secret",
         }
     }
 }
@@ -50,12 +52,21 @@ impl Sealer {
         }
     }
 
-    fn cipher(
-        &self,
-        purpose: Purpose,
-        owner: Option<Uuid>,
-    ) -> Result<XChaCha20Poly1305, OpenError> {
-        let owner = owner.map_or_else(|| "null-user".to_owned(), |id| id.to_string());
+    /// A 256-bit key for `label` (JWT signing, CSRF tokens), independent of every other label's.
+    pub fn derive_key(&self, label: &str) -> [u8; 32] {
+        let mut key = [0u8; 32];
+        // Only fails for outputs longer than 255 * 32 bytes.
+        if self
+            .hkdf
+            .expand(format!("key:{label}").as_bytes(), &mut key)
+            .is_err()
+        {
+            unreachable!("a 32-byte HKDF-SHA256 output is always valid");
+        }
+        key
+    }
+
+    fn cipher(&self, purpose: Purpose, owner: Uuid) -> Result<XChaCha20Poly1305, OpenError> {
         let info = format!("{}:{owner}", purpose.label());
         let mut key = [0u8; 32];
         // Only fails for outputs longer than 255 * 32 bytes; 32 is always fine.
@@ -66,12 +77,7 @@ impl Sealer {
     }
 
     /// Seals `plaintext` for `owner`; the result starts with the random nonce.
-    pub fn seal(
-        &self,
-        purpose: Purpose,
-        owner: Option<Uuid>,
-        plaintext: &[u8],
-    ) -> anyhow::Result<Vec<u8>> {
+    pub fn seal(&self, purpose: Purpose, owner: Uuid, plaintext: &[u8]) -> anyhow::Result<Vec<u8>> {
         let nonce = XChaCha20Poly1305::generate_nonce(&mut OsRng);
         let aad = purpose.label().as_bytes();
         let ct = self
@@ -89,12 +95,7 @@ impl Sealer {
         Ok(out)
     }
 
-    pub fn open(
-        &self,
-        purpose: Purpose,
-        owner: Option<Uuid>,
-        sealed: &[u8],
-    ) -> Result<Vec<u8>, OpenError> {
+    pub fn open(&self, purpose: Purpose, owner: Uuid, sealed: &[u8]) -> Result<Vec<u8>, OpenError> {
         if sealed.len() < NONCE_LEN {
             return Err(OpenError);
         }
@@ -117,7 +118,7 @@ mod tests {
     #[test]
     fn round_trips_and_binds_owner_and_key() {
         let s = sealer("a");
-        let alice = Some(Uuid::new_v4());
+        let alice = Uuid::new_v4();
         let sealed = s
             .seal(Purpose::AiApiKey, alice, b"sk-123")
             .unwrap_or_default();
@@ -126,11 +127,8 @@ mod tests {
             s.open(Purpose::AiApiKey, alice, &sealed).ok(),
             Some(b"sk-123".to_vec())
         );
-        assert!(s.open(Purpose::AiApiKey, None, &sealed).is_err());
-        assert!(
-            s.open(Purpose::AiApiKey, Some(Uuid::new_v4()), &sealed)
-                .is_err()
-        );
+        assert!(s.open(Purpose::AiApiKey, Uuid::new_v4(), &sealed).is_err());
+        assert!(s.open(Purpose::TotpSecret, alice, &sealed).is_err());
         assert!(sealer("b").open(Purpose::AiApiKey, alice, &sealed).is_err());
         let mut tampered = sealed.clone();
         if let Some(last) = tampered.last_mut() {
@@ -143,8 +141,8 @@ mod tests {
     #[test]
     fn nonces_differ() {
         let s = sealer("a");
-        let a = s.seal(Purpose::AiApiKey, None, b"x").ok();
-        let b = s.seal(Purpose::AiApiKey, None, b"x").ok();
+        let a = s.seal(Purpose::AiApiKey, Uuid::nil(), b"x").ok();
+        let b = s.seal(Purpose::AiApiKey, Uuid::nil(), b"x").ok();
         assert!(a.is_some() && a != b);
     }
 }

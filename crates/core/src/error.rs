@@ -31,6 +31,15 @@ pub enum Error {
     /// A value broke a domain rule (422).
     #[error("{0}")]
     Invalid(#[from] ValidationError),
+    /// No valid credentials: missing, expired, forged or revoked (401).
+    #[error("{message}")]
+    Unauthorized { code: &'static str, message: String },
+    /// Authenticated, but not allowed: a non-admin on an admin route, a missing CSRF token (403).
+    #[error("{message}")]
+    Forbidden { code: &'static str, message: String },
+    /// Too many attempts; try again after `retry_after_secs` (429).
+    #[error("too many attempts; try again in {retry_after_secs} s")]
+    RateLimited { retry_after_secs: u64 },
     /// The thing does not exist, or is not the caller's to see (404).
     #[error("{0} not found")]
     NotFound(&'static str),
@@ -70,6 +79,20 @@ impl Error {
 
     pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
         Self::BadRequest {
+            code,
+            message: message.into(),
+        }
+    }
+
+    pub fn unauthorized(code: &'static str, message: impl Into<String>) -> Self {
+        Self::Unauthorized {
+            code,
+            message: message.into(),
+        }
+    }
+
+    pub fn forbidden(code: &'static str, message: impl Into<String>) -> Self {
+        Self::Forbidden {
             code,
             message: message.into(),
         }

@@ -3,11 +3,13 @@
 //! services the HTTP API calls, and the processing pipeline the worker runs. No HTTP framework in here.
 
 pub mod ai;
+pub mod auth;
 pub mod config;
 pub mod crypto;
 pub mod db;
 pub mod error;
 pub mod health;
+pub mod mail;
 pub mod metrics;
 pub mod pipeline;
 pub mod queue;

@@ -1,6 +1,7 @@
 //! DocuVault's domain: the types whose constructors are the only way in, and the rules that
 //! need no I/O. Nothing here knows about HTTP, SQL or S3.
 
+pub mod account;
 pub mod classify;
 pub mod document;
 pub mod error;
@@ -11,6 +12,7 @@ pub mod settings;
 pub mod text;
 pub mod topic;
 
+pub use account::{Email, Handle, Role};
 pub use document::DocumentStatus;
 pub use error::ValidationError;
 pub use file_kind::FileKind;

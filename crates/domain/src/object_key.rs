@@ -1,12 +1,10 @@
-//! Object keys, built in exactly one place: `{user_id|null-user}/{document_id}/{uuid4}{ext}`.
+//! Object keys, built in exactly one place: `{user_id}/{document_id}/{uuid4}{ext}`. Objects
+//! stored before accounts existed keep their `null-user/…` keys (the row stores the key).
 //! The extension comes from the sniffed [`FileKind`]; nothing a client sends ends up in a key.
 
 use uuid::Uuid;
 
 use crate::FileKind;
-
-/// The owner segment used before accounts exist (seed D-03).
-pub const NULL_USER: &str = "null-user";
 
 /// The key of a document's bytes in the bucket.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -14,8 +12,7 @@ pub struct ObjectKey(String);
 
 impl ObjectKey {
     /// A fresh, unguessable key for a new document's bytes.
-    pub fn for_document(owner: Option<Uuid>, document_id: Uuid, kind: FileKind) -> Self {
-        let owner = owner.map_or_else(|| NULL_USER.to_owned(), |id| id.to_string());
+    pub fn for_document(owner: Uuid, document_id: Uuid, kind: FileKind) -> Self {
         Self(format!(
             "{owner}/{document_id}/{}{}",
             Uuid::new_v4(),
@@ -46,27 +43,27 @@ mod tests {
     #[test]
     fn follows_the_key_schema() {
         let doc = Uuid::new_v4();
-        let key = ObjectKey::for_document(None, doc, FileKind::Pdf);
+        let user = Uuid::new_v4();
+        let key = ObjectKey::for_document(user, doc, FileKind::Pdf);
         let parts: Vec<&str> = key.as_str().split('/').collect();
         assert_eq!(parts.len(), 3);
-        assert_eq!(parts[0], NULL_USER);
+        assert_eq!(parts[0], user.to_string());
         assert_eq!(parts[1], doc.to_string());
         let (random, ext) = parts[2].split_at(36);
         assert!(Uuid::parse_str(random).is_ok());
         assert_eq!(ext, ".pdf");
 
-        let user = Uuid::new_v4();
-        let key = ObjectKey::for_document(Some(user), doc, FileKind::PlainText);
+        let key = ObjectKey::for_document(user, doc, FileKind::PlainText);
         assert!(key.as_str().starts_with(&format!("{user}/{doc}/")));
         assert!(key.as_str().ends_with(".txt"));
     }
 
     #[test]
     fn keys_for_the_same_document_differ() {
-        let doc = Uuid::new_v4();
+        let (doc, user) = (Uuid::new_v4(), Uuid::new_v4());
         assert_ne!(
-            ObjectKey::for_document(None, doc, FileKind::Pdf),
-            ObjectKey::for_document(None, doc, FileKind::Pdf)
+            ObjectKey::for_document(user, doc, FileKind::Pdf),
+            ObjectKey::for_document(user, doc, FileKind::Pdf)
         );
     }
 }

@@ -18,6 +18,7 @@ use utoipa_axum::routes;
 use uuid::Uuid;
 
 use crate::app::AppState;
+use crate::auth::AuthUser;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{Json, Path, Query};
 use docuvault_core::Error;
@@ -125,6 +126,7 @@ pub struct ListParams {
 )]
 async fn upload(
     State(state): State<AppState>,
+    AuthUser(caller): AuthUser,
     headers: HeaderMap,
     multipart: Result<Multipart, MultipartRejection>,
 ) -> Result<(StatusCode, Json<DocumentDto>), ApiError> {
@@ -152,7 +154,7 @@ async fn upload(
             declared_type: field.content_type().map(str::to_owned),
             body: field.map_err(move |e| invalid_multipart(&e, max).0).boxed(),
         };
-        let doc = state.vault.upload(None, upload).await?;
+        let doc = state.vault.upload(caller.id, upload).await?;
         return Ok((StatusCode::CREATED, Json(doc.into())));
     }
 }
@@ -175,6 +177,7 @@ fn invalid_multipart(e: &axum::extract::multipart::MultipartError, limit: u64) -
 )]
 async fn list(
     State(state): State<AppState>,
+    AuthUser(caller): AuthUser,
     Query(p): Query<ListParams>,
 ) -> Result<Json<DocumentPage>, ApiError> {
     let limit = p.limit.unwrap_or(50);
@@ -185,7 +188,7 @@ async fn list(
         ));
     }
     let after = p.cursor.as_deref().map(decode_cursor).transpose()?;
-    let page = state.vault.list_documents(None, after, limit).await?;
+    let page = state.vault.list_documents(caller.id, after, limit).await?;
     Ok(Json(DocumentPage {
         items: page.items.into_iter().map(DocumentDto::from).collect(),
         next_cursor: page.next.map(encode_cursor),
@@ -221,9 +224,10 @@ fn decode_cursor(raw: &str) -> Result<PageAfter, ApiError> {
 )]
 async fn get_one(
     State(state): State<AppState>,
+    AuthUser(caller): AuthUser,
     Path(id): Path<Uuid>,
 ) -> Result<Json<DocumentDetailDto>, ApiError> {
-    let (doc, extracted_text) = state.vault.get_document(None, id).await?;
+    let (doc, extracted_text) = state.vault.get_document(caller.id, id).await?;
     Ok(Json(DocumentDetailDto {
         document: doc.into(),
         extracted_text,
@@ -243,9 +247,10 @@ async fn get_one(
 )]
 async fn reclassify(
     State(state): State<AppState>,
+    AuthUser(caller): AuthUser,
     Path(id): Path<Uuid>,
 ) -> Result<(StatusCode, Json<DocumentDetailDto>), ApiError> {
-    let (doc, extracted_text) = state.vault.reclassify(None, id).await?;
+    let (doc, extracted_text) = state.vault.reclassify(caller.id, id).await?;
     Ok((
         StatusCode::ACCEPTED,
         Json(DocumentDetailDto {
@@ -262,9 +267,10 @@ async fn reclassify(
 )]
 async fn delete_one(
     State(state): State<AppState>,
+    AuthUser(caller): AuthUser,
     Path(id): Path<Uuid>,
 ) -> Result<StatusCode, ApiError> {
-    state.vault.delete_document(None, id).await?;
+    state.vault.delete_document(caller.id, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -278,9 +284,10 @@ async fn delete_one(
 )]
 async fn content(
     State(state): State<AppState>,
+    AuthUser(caller): AuthUser,
     Path(id): Path<Uuid>,
 ) -> Result<Response, ApiError> {
-    let (row, body) = state.vault.open_content(None, id).await?;
+    let (row, body) = state.vault.open_content(caller.id, id).await?;
     let mut resp = Body::from_stream(body.map_err(std::io::Error::other)).into_response();
     let h = resp.headers_mut();
     if let Ok(v) = HeaderValue::from_str(&row.content_type) {

@@ -1,8 +1,11 @@
 //! One module of routes per resource; each returns an `OpenApiRouter` so the OpenAPI document
 //! is generated from the handlers themselves (`/metrics` is plain text for scrapers, outside it).
 
+pub mod admin;
+pub mod auth;
 pub mod documents;
 pub mod health;
+pub mod me;
 pub mod metrics;
 pub mod settings;
 pub mod topics;

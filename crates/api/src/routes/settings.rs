@@ -9,6 +9,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::app::AppState;
+use crate::auth::AuthUser;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::Json;
 use docuvault_core::services::settings::AiSettingsView;
@@ -53,15 +54,18 @@ pub struct SettingsUpdateDto {
     pub api_key: Option<Option<String>>,
 }
 
-/// Tells an absent field (`None`) from an explicit null (`Some(None)`).
+/// Tells an absent field (`None`) from an explicit null (`Some(caller.id)`).
 fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
     Option::<String>::deserialize(d).map(Some)
 }
 
 /// The AI settings (never the API key).
 #[utoipa::path(get, path = "/api/settings", tag = "settings", responses((status = 200, body = SettingsDto)))]
-async fn get_settings(State(state): State<AppState>) -> Result<Json<SettingsDto>, ApiError> {
-    Ok(Json(state.vault.ai_settings(None).await?.into()))
+async fn get_settings(
+    State(state): State<AppState>,
+    AuthUser(caller): AuthUser,
+) -> Result<Json<SettingsDto>, ApiError> {
+    Ok(Json(state.vault.ai_settings(caller.id).await?.into()))
 }
 
 /// Replace the AI settings.
@@ -71,6 +75,7 @@ async fn get_settings(State(state): State<AppState>) -> Result<Json<SettingsDto>
 )]
 async fn put_settings(
     State(state): State<AppState>,
+    AuthUser(caller): AuthUser,
     Json(body): Json<SettingsUpdateDto>,
 ) -> Result<Json<SettingsDto>, ApiError> {
     let update = AiSettingsUpdate::parse(
@@ -80,6 +85,10 @@ async fn put_settings(
         body.api_key.as_ref().map(Option::as_deref),
     )?;
     Ok(Json(
-        state.vault.update_ai_settings(None, update).await?.into(),
+        state
+            .vault
+            .update_ai_settings(caller.id, update)
+            .await?
+            .into(),
     ))
 }

@@ -10,6 +10,7 @@ use utoipa_axum::routes;
 use uuid::Uuid;
 
 use crate::app::AppState;
+use crate::auth::AuthUser;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{Json, Path};
 use docuvault_core::db::topics::TopicRow;
@@ -69,8 +70,11 @@ impl From<TopicInputDto> for TopicInput {
 
 /// All topics, by name.
 #[utoipa::path(get, path = "/api/topics", tag = "topics", responses((status = 200, body = Vec<TopicDto>)))]
-async fn list(State(state): State<AppState>) -> Result<Json<Vec<TopicDto>>, ApiError> {
-    let topics = state.vault.list_topics(None).await?;
+async fn list(
+    State(state): State<AppState>,
+    AuthUser(caller): AuthUser,
+) -> Result<Json<Vec<TopicDto>>, ApiError> {
+    let topics = state.vault.list_topics(caller.id).await?;
     Ok(Json(topics.into_iter().map(TopicDto::from).collect()))
 }
 
@@ -85,9 +89,10 @@ async fn list(State(state): State<AppState>) -> Result<Json<Vec<TopicDto>>, ApiE
 )]
 async fn create(
     State(state): State<AppState>,
+    AuthUser(caller): AuthUser,
     Json(input): Json<TopicInputDto>,
 ) -> Result<(StatusCode, Json<TopicDto>), ApiError> {
-    let topic = state.vault.create_topic(None, &input.into()).await?;
+    let topic = state.vault.create_topic(caller.id, &input.into()).await?;
     Ok((StatusCode::CREATED, Json(topic.into())))
 }
 
@@ -103,10 +108,14 @@ async fn create(
 )]
 async fn update(
     State(state): State<AppState>,
+    AuthUser(caller): AuthUser,
     Path(id): Path<Uuid>,
     Json(input): Json<TopicInputDto>,
 ) -> Result<Json<TopicDto>, ApiError> {
-    let topic = state.vault.update_topic(None, id, &input.into()).await?;
+    let topic = state
+        .vault
+        .update_topic(caller.id, id, &input.into())
+        .await?;
     Ok(Json(topic.into()))
 }
 
@@ -117,8 +126,9 @@ async fn update(
 )]
 async fn delete(
     State(state): State<AppState>,
+    AuthUser(caller): AuthUser,
     Path(id): Path<Uuid>,
 ) -> Result<StatusCode, ApiError> {
-    state.vault.delete_topic(None, id).await?;
+    state.vault.delete_topic(caller.id, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -87,7 +87,11 @@ async fn object_keys_follow_the_schema_and_never_contain_the_filename() {
                 .unwrap();
         let parts: Vec<&str> = key.split('/').collect();
         assert_eq!(parts.len(), 3, "{key}");
-        assert_eq!(parts[0], "null-user");
+        assert_eq!(
+            parts[0],
+            app.user.id.to_string(),
+            "keys begin with the owner's id"
+        );
         assert_eq!(parts[1], id);
         assert!(uuid::Uuid::parse_str(&parts[2][..36]).is_ok(), "{key}");
         assert_eq!(&parts[2][36..], ".pdf");
@@ -115,7 +119,8 @@ async fn object_keys_follow_the_schema_and_never_contain_the_filename() {
     assert!(shown.contains("c.pdf"));
     let keys = app.bucket_keys().await;
     assert_eq!(keys.len(), 4);
-    assert!(keys.iter().all(|k| k.starts_with("null-user/")));
+    let owner = format!("{}/", app.user.id);
+    assert!(keys.iter().all(|k| k.starts_with(&owner)), "{keys:?}");
 }
 
 #[tokio::test]

@@ -57,7 +57,10 @@ pub struct Options {
 
 pub struct TestApp {
     pub addr: SocketAddr,
+    /// Sends alice's access token with every request.
     pub client: reqwest::Client,
+    /// The user every test starts with (`alice`), signed in.
+    pub user: TestUser,
     /// Connected as `docuvault_app`, like the server.
     pub db: PgPool,
     pub db_name: String,
@@ -186,12 +189,11 @@ impl TestApp {
             .connect(&with_database(&stack_var("DATABASE_URL"), &db_name))
             .await
             .expect("app-role pool");
+        let user = TestUser::register(addr, "alice").await;
         Self {
             addr,
-            client: reqwest::Client::builder()
-                .timeout(Duration::from_secs(60))
-                .build()
-                .expect("client"),
+            client: user.client.clone(),
+            user,
             db,
             db_name,
             bucket,
@@ -275,6 +277,34 @@ impl TestApp {
         (status, resp.json().await.unwrap_or(serde_json::Value::Null))
     }
 
+    /// Registers and signs in another user.
+    pub async fn new_user(&self, handle: &str) -> TestUser {
+        TestUser::register(self.addr, handle).await
+    }
+
+    /// Creates an admin the way an operator does (`docuvault user create --admin`) and signs in.
+    pub async fn new_admin(&self, handle: &str) -> TestUser {
+        let vault = Vault::from_config(&self.config, "docuvault-test-admin").expect("vault");
+        vault
+            .create_user(
+                handle,
+                &format!("{handle}@example.org"),
+                PASSWORD,
+                docuvault_domain::Role::Admin,
+            )
+            .await
+            .expect("create admin");
+        TestUser::login(self.addr, handle).await
+    }
+
+    /// A client that sends no credentials.
+    pub fn anonymous(&self) -> reqwest::Client {
+        reqwest::Client::builder()
+            .timeout(Duration::from_secs(60))
+            .build()
+            .expect("client")
+    }
+
     /// The proxies of a server made by [`Self::spawn_with_proxies`].
     pub fn proxies(&self) -> &Proxies {
         self.proxies.as_ref().expect("spawned with proxies")
@@ -317,6 +347,108 @@ impl TestApp {
     /// Every key in this test's bucket, read straight from the S3 server.
     pub async fn bucket_keys(&self) -> Vec<String> {
         list_keys(&self.bucket, &self.s3).await
+    }
+}
+
+/// The password every test user has.
+pub const PASSWORD: &str = "correct horse battery staple";
+
+/// A signed-in user: their id, access token, a client that sends it, and the cookies of the
+/// sign-in (kept by hand: the cookies are `Secure` and the test server speaks plain http).
+pub struct TestUser {
+    pub id: Uuid,
+    pub handle: String,
+    pub token: String,
+    pub client: reqwest::Client,
+    pub cookies: Cookies,
+    pub csrf: String,
+}
+
+impl TestUser {
+    pub async fn register(addr: SocketAddr, handle: &str) -> Self {
+        let resp = reqwest::Client::new()
+            .post(format!("http://{addr}/api/auth/register"))
+            .json(&serde_json::json!({
+                "handle": handle, "email": format!("{handle}@example.org"), "password": PASSWORD
+            }))
+            .send()
+            .await
+            .expect("register");
+        assert_eq!(
+            resp.status(),
+            201,
+            "register {handle}: {:?}",
+            resp.text().await
+        );
+        Self::login(addr, handle).await
+    }
+
+    pub async fn login(addr: SocketAddr, handle: &str) -> Self {
+        let resp = reqwest::Client::new()
+            .post(format!("http://{addr}/api/auth/login"))
+            .json(&serde_json::json!({ "login": handle, "password": PASSWORD }))
+            .send()
+            .await
+            .expect("login");
+        assert_eq!(resp.status(), 200, "login {handle}");
+        let mut cookies = Cookies::default();
+        cookies.store(&resp);
+        let body: serde_json::Value = resp.json().await.expect("login json");
+        Self::from_sign_in(handle, &body, cookies)
+    }
+
+    pub fn from_sign_in(handle: &str, body: &serde_json::Value, cookies: Cookies) -> Self {
+        let token = body["access_token"]
+            .as_str()
+            .expect("access_token")
+            .to_owned();
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert(
+            reqwest::header::AUTHORIZATION,
+            format!("Bearer {token}").parse().expect("header"),
+        );
+        Self {
+            id: body["user"]["id"]
+                .as_str()
+                .and_then(|s| s.parse().ok())
+                .expect("user id"),
+            handle: handle.to_owned(),
+            client: reqwest::Client::builder()
+                .timeout(Duration::from_secs(60))
+                .default_headers(headers)
+                .build()
+                .expect("client"),
+            token,
+            cookies,
+            csrf: body["csrf_token"].as_str().unwrap_or_default().to_owned(),
+        }
+    }
+}
+
+/// A small cookie jar: name → value, updated from `Set-Cookie` (Max-Age=0 removes).
+#[derive(Debug, Clone, Default)]
+pub struct Cookies(pub HashMap<String, String>);
+
+impl Cookies {
+    pub fn store(&mut self, resp: &reqwest::Response) {
+        for v in resp.headers().get_all(reqwest::header::SET_COOKIE) {
+            let v = v.to_str().expect("ascii cookie");
+            let (pair, attrs) = v.split_once(';').unwrap_or((v, ""));
+            let (name, value) = pair.split_once('=').expect("name=value");
+            if attrs.contains("Max-Age=0") {
+                self.0.remove(name);
+            } else {
+                self.0.insert(name.to_owned(), value.to_owned());
+            }
+        }
+    }
+
+    pub fn header(&self) -> String {
+        self.0
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ")
     }
 }
 

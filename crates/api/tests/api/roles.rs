@@ -27,7 +27,8 @@ async fn the_app_role_can_read_and_write_but_not_change_the_schema() {
     assert!(!superuser && !createdb && !createrole);
 
     // DML works.
-    sqlx::query("INSERT INTO topics (name) VALUES ('Roles')")
+    sqlx::query("INSERT INTO topics (user_id, name) VALUES ($1, 'Roles')")
+        .bind(app.user.id)
         .execute(&mut conn)
         .await
         .unwrap();

@@ -48,7 +48,11 @@ async fn settings_default_to_local_and_never_echo_the_key() {
         crate::helpers::stack_var("SECRET_KEY"),
     ));
     let opened = sealer
-        .open(docuvault_core::crypto::Purpose::AiApiKey, None, &stored)
+        .open(
+            docuvault_core::crypto::Purpose::AiApiKey,
+            app.user.id,
+            &stored,
+        )
         .unwrap();
     assert_eq!(opened, key.as_bytes());
 

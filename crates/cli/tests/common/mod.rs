@@ -193,3 +193,41 @@ pub fn wait_with_timeout(
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+/// Registers a user on the server at `port`, signs in, and returns the header line that
+/// authenticates as them (`authorization: Bearer …`).
+pub fn sign_up(port: u16, handle: &str) -> String {
+    let curl = |path: &str, body: String| {
+        let out = Command::new("curl")
+            .args([
+                "-sS",
+                "--max-time",
+                "30",
+                "-H",
+                "content-type: application/json",
+                "-d",
+            ])
+            .arg(body)
+            .arg(format!("http://127.0.0.1:{port}{path}"))
+            .output()
+            .unwrap();
+        serde_json::from_slice::<serde_json::Value>(&out.stdout)
+            .unwrap_or_else(|_| panic!("{path}: {}", String::from_utf8_lossy(&out.stdout)))
+    };
+    let password = "correct horse battery staple";
+    let user = curl(
+        "/api/auth/register",
+        format!(
+            r#"{{"handle":"{handle}","email":"{handle}@example.org","password":"{password}"}}"#
+        ),
+    );
+    assert_eq!(user["handle"], handle, "{user}");
+    let signed_in = curl(
+        "/api/auth/login",
+        format!(r#"{{"login":"{handle}","password":"{password}"}}"#),
+    );
+    let token = signed_in["access_token"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{signed_in}"));
+    format!("authorization: Bearer {token}")
+}

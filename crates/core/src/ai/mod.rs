@@ -69,7 +69,7 @@ impl AiClient {
     pub async fn for_owner(
         &self,
         db: &PgPool,
-        owner: Option<Uuid>,
+        owner: Uuid,
     ) -> Result<Box<dyn Classifier>, JobError> {
         let Some(row) = ai_settings::get(db, owner).await? else {
             return Ok(Box::new(local::Local));

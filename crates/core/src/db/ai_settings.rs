@@ -1,11 +1,10 @@
-//! Queries on `ai_settings`: one row per owner (one ownerless row before accounts exist).
+//! Queries on `ai_settings`: one row per user.
 
 use chrono::{DateTime, Utc};
-use sqlx::{AssertSqlSafe, FromRow, PgPool};
+use sqlx::{FromRow, PgPool};
 use uuid::Uuid;
 
 use crate::Result;
-use crate::db::documents::owned;
 
 #[derive(Debug, Clone, FromRow)]
 pub struct AiSettingsRow {
@@ -16,12 +15,10 @@ pub struct AiSettingsRow {
     pub updated_at: DateTime<Utc>,
 }
 
-pub async fn get(pool: &PgPool, owner: Option<Uuid>) -> Result<Option<AiSettingsRow>> {
-    let sql = format!(
-        "SELECT provider, model, base_url, api_key_enc, updated_at FROM ai_settings WHERE {}",
-        owned(owner)
-    );
-    Ok(sqlx::query_as(AssertSqlSafe(sql))
+pub async fn get(pool: &PgPool, owner: Uuid) -> Result<Option<AiSettingsRow>> {
+    Ok(sqlx::query_as(
+        "SELECT provider, model, base_url, api_key_enc, updated_at FROM ai_settings WHERE user_id = $1",
+    )
         .bind(owner)
         .fetch_optional(pool)
         .await?)
@@ -38,7 +35,7 @@ pub enum KeyChange {
 /// Inserts or replaces the owner's settings in one statement (no read-modify-write).
 pub async fn upsert(
     pool: &PgPool,
-    owner: Option<Uuid>,
+    owner: Uuid,
     provider: &str,
     model: Option<&str>,
     base_url: Option<&str>,

@@ -1,8 +1,7 @@
 //! Queries on `documents` (and the topics attached to them through `document_topics`).
 //!
-//! Every query is scoped by owner. Until accounts exist the owner is `None` and matches the
-//! ownerless rows (`user_id IS NULL`); written as a separate predicate so the
-//! `(user_id, created_at, id)` index serves both cases.
+//! Every query is scoped by owner (`user_id = $1`): a document of another user is simply not
+//! found.
 //!
 //! SQL texts that vary are assembled only from the constants in this module (never from input;
 //! every value is a bound parameter), which is what `AssertSqlSafe` asserts.
@@ -17,7 +16,7 @@ use crate::Result;
 #[derive(Debug, Clone, FromRow)]
 pub struct DocumentRow {
     pub id: Uuid,
-    pub user_id: Option<Uuid>,
+    pub user_id: Uuid,
     pub filename: String,
     pub object_key: String,
     pub content_type: String,
@@ -40,20 +39,11 @@ pub struct DocumentTopicRow {
 #[derive(Debug)]
 pub struct NewDocument<'a> {
     pub id: Uuid,
-    pub owner: Option<Uuid>,
+    pub owner: Uuid,
     pub filename: &'a str,
     pub object_key: &'a str,
     pub content_type: &'a str,
     pub size_bytes: i64,
-}
-
-/// Matches the owner's rows; `$1` is always bound to the owner. Two texts rather than one
-/// `OR`, so that even a generic prepared plan can walk the `(user_id, created_at, id)` index.
-pub(crate) const fn owned(owner: Option<Uuid>) -> &'static str {
-    match owner {
-        Some(_) => "user_id = $1",
-        None => "(user_id IS NULL AND $1::uuid IS NULL)",
-    }
 }
 
 const COLUMNS: &str = "id, user_id, filename, object_key, content_type, size_bytes, status, error, created_at, updated_at";
@@ -87,14 +77,13 @@ pub struct PageAfter {
 /// One page, newest first, by keyset (stays fast deep into the list, unlike OFFSET).
 pub async fn list(
     pool: &PgPool,
-    owner: Option<Uuid>,
+    owner: Uuid,
     after: Option<PageAfter>,
     limit: i64,
 ) -> Result<Vec<DocumentRow>> {
-    let owned = owned(owner);
     let sql = format!(
         "SELECT {COLUMNS} FROM documents
-         WHERE {owned}
+         WHERE user_id = $1
            AND ($2::timestamptz IS NULL OR (created_at, id) < ($2, $3))
          ORDER BY created_at DESC, id DESC
          LIMIT $4"
@@ -108,9 +97,8 @@ pub async fn list(
         .await?)
 }
 
-pub async fn get(pool: &PgPool, owner: Option<Uuid>, id: Uuid) -> Result<Option<DocumentRow>> {
-    let owned = owned(owner);
-    let sql = format!("SELECT {COLUMNS} FROM documents WHERE {owned} AND id = $2");
+pub async fn get(pool: &PgPool, owner: Uuid, id: Uuid) -> Result<Option<DocumentRow>> {
+    let sql = format!("SELECT {COLUMNS} FROM documents WHERE user_id = $1 AND id = $2");
     Ok(sqlx::query_as(AssertSqlSafe(sql))
         .bind(owner)
         .bind(id)
@@ -118,13 +106,8 @@ pub async fn get(pool: &PgPool, owner: Option<Uuid>, id: Uuid) -> Result<Option<
         .await?)
 }
 
-pub async fn extracted_text(
-    pool: &PgPool,
-    owner: Option<Uuid>,
-    id: Uuid,
-) -> Result<Option<String>> {
-    let owned = owned(owner);
-    let sql = format!("SELECT extracted_text FROM documents WHERE {owned} AND id = $2");
+pub async fn extracted_text(pool: &PgPool, owner: Uuid, id: Uuid) -> Result<Option<String>> {
+    let sql = format!("SELECT extracted_text FROM documents WHERE user_id = $1 AND id = $2");
     let row: Option<(Option<String>,)> = sqlx::query_as(AssertSqlSafe(sql))
         .bind(owner)
         .bind(id)
@@ -134,13 +117,8 @@ pub async fn extracted_text(
 }
 
 /// Deletes the row and returns its object key, if the owner has such a document.
-pub async fn delete(
-    db: impl PgExecutor<'_>,
-    owner: Option<Uuid>,
-    id: Uuid,
-) -> Result<Option<String>> {
-    let owned = owned(owner);
-    let sql = format!("DELETE FROM documents WHERE {owned} AND id = $2 RETURNING object_key");
+pub async fn delete(db: impl PgExecutor<'_>, owner: Uuid, id: Uuid) -> Result<Option<String>> {
+    let sql = format!("DELETE FROM documents WHERE user_id = $1 AND id = $2 RETURNING object_key");
     let row: Option<(String,)> = sqlx::query_as(AssertSqlSafe(sql))
         .bind(owner)
         .bind(id)

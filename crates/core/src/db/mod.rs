@@ -4,10 +4,14 @@
 //! a real database.
 
 pub mod ai_settings;
+pub mod audit;
 pub mod documents;
 pub mod object_cleanup;
+pub mod password_resets;
 pub mod pipeline;
+pub mod sessions;
 pub mod topics;
+pub mod users;
 
 use std::str::FromStr;
 use std::time::Duration;

@@ -23,7 +23,7 @@ use crate::Result;
 #[derive(Debug, Clone, FromRow)]
 pub struct Claimed {
     pub id: Uuid,
-    pub user_id: Option<Uuid>,
+    pub user_id: Uuid,
     pub object_key: String,
     pub content_type: String,
     /// This attempt's number (1 for the first); the fencing token for the transitions below.
@@ -88,7 +88,7 @@ pub async fn finish(
     sqlx::query(
         "INSERT INTO document_topics (document_id, topic_id)
          SELECT d.id, t.id FROM documents d
-           JOIN topics t ON t.user_id IS NOT DISTINCT FROM d.user_id
+           JOIN topics t ON t.user_id = d.user_id
           WHERE d.id = $1 AND t.id = ANY($2)
          ON CONFLICT DO NOTHING",
     )
@@ -238,12 +238,12 @@ pub async fn waiting(pool: &PgPool) -> Result<(i64, Option<DateTime<Utc>>)> {
 
 /// Puts a finished document back in the queue (reclassify). False if it is not the owner's,
 /// or is being processed right now.
-pub async fn requeue(pool: &PgPool, owner: Option<Uuid>, id: Uuid) -> Result<bool> {
+pub async fn requeue(pool: &PgPool, owner: Uuid, id: Uuid) -> Result<bool> {
     let updated = sqlx::query(
         "UPDATE documents
             SET status = 'pending', attempts = 0, error = NULL, lease_until = NULL,
                 next_attempt_at = now(), published_at = now()
-          WHERE id = $1 AND user_id IS NOT DISTINCT FROM $2
+          WHERE id = $1 AND user_id = $2
             AND status IN ('classified', 'failed')",
     )
     .bind(id)
@@ -262,10 +262,10 @@ pub struct TopicForClassification {
     pub description: String,
 }
 
-pub async fn topics_of(pool: &PgPool, owner: Option<Uuid>) -> Result<Vec<TopicForClassification>> {
+pub async fn topics_of(pool: &PgPool, owner: Uuid) -> Result<Vec<TopicForClassification>> {
     Ok(sqlx::query_as(
         "SELECT id, name, description FROM topics
-          WHERE user_id IS NOT DISTINCT FROM $1 ORDER BY lower(name)",
+          WHERE user_id = $1 ORDER BY lower(name)",
     )
     .bind(owner)
     .fetch_all(pool)

@@ -5,7 +5,6 @@ use sqlx::{AssertSqlSafe, FromRow, PgPool};
 use uuid::Uuid;
 
 use crate::Result;
-use crate::db::documents::owned;
 use crate::error::{Error, violated_constraint};
 use docuvault_domain::{TopicColor, TopicDescription, TopicName};
 
@@ -38,18 +37,15 @@ fn map_unique(e: sqlx::Error, name: &TopicName) -> Error {
     e.into()
 }
 
-pub async fn list(pool: &PgPool, owner: Option<Uuid>) -> Result<Vec<TopicRow>> {
-    let sql = format!(
-        "SELECT {COLUMNS} FROM topics WHERE {} ORDER BY lower(name), id",
-        owned(owner)
-    );
+pub async fn list(pool: &PgPool, owner: Uuid) -> Result<Vec<TopicRow>> {
+    let sql = format!("SELECT {COLUMNS} FROM topics WHERE user_id = $1 ORDER BY lower(name), id");
     Ok(sqlx::query_as(AssertSqlSafe(sql))
         .bind(owner)
         .fetch_all(pool)
         .await?)
 }
 
-pub async fn create(pool: &PgPool, owner: Option<Uuid>, t: &TopicFields) -> Result<TopicRow> {
+pub async fn create(pool: &PgPool, owner: Uuid, t: &TopicFields) -> Result<TopicRow> {
     let sql = format!(
         "INSERT INTO topics (user_id, name, description, color) VALUES ($1, $2, $3, $4) RETURNING {COLUMNS}"
     );
@@ -66,14 +62,13 @@ pub async fn create(pool: &PgPool, owner: Option<Uuid>, t: &TopicFields) -> Resu
 /// Replaces a topic's fields; `None` if the owner has no such topic.
 pub async fn update(
     pool: &PgPool,
-    owner: Option<Uuid>,
+    owner: Uuid,
     id: Uuid,
     t: &TopicFields,
 ) -> Result<Option<TopicRow>> {
     let sql = format!(
         "UPDATE topics SET name = $3, description = $4, color = $5
-         WHERE {} AND id = $2 RETURNING {COLUMNS}",
-        owned(owner)
+         WHERE user_id = $1 AND id = $2 RETURNING {COLUMNS}"
     );
     sqlx::query_as(AssertSqlSafe(sql))
         .bind(owner)
@@ -87,9 +82,8 @@ pub async fn update(
 }
 
 /// Deletes a topic (and, by cascade, its attachments to documents); `false` if there was none.
-pub async fn delete(pool: &PgPool, owner: Option<Uuid>, id: Uuid) -> Result<bool> {
-    let sql = format!("DELETE FROM topics WHERE {} AND id = $2", owned(owner));
-    let done = sqlx::query(AssertSqlSafe(sql))
+pub async fn delete(pool: &PgPool, owner: Uuid, id: Uuid) -> Result<bool> {
+    let done = sqlx::query("DELETE FROM topics WHERE user_id = $1 AND id = $2")
         .bind(owner)
         .bind(id)
         .execute(pool)

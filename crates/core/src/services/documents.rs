@@ -52,7 +52,7 @@ const PUBLISH_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(50
 
 impl Vault {
     /// Stores an upload and records it as `pending`. Errors leave nothing behind.
-    pub async fn upload(&self, owner: Option<Uuid>, upload: Upload<'_>) -> Result<Document> {
+    pub async fn upload(&self, owner: Uuid, upload: Upload<'_>) -> Result<Document> {
         let filename = Filename::sanitize(upload.filename.as_deref().unwrap_or(""));
         let mut body = upload.body;
         let (head, at_eof) = read_head(&mut body, SNIFF_LEN).await?;
@@ -140,11 +140,7 @@ impl Vault {
 
     /// Runs classification again (after topics or AI settings changed). The document must be
     /// finished (`classified` or `failed`); one in the pipeline already is a conflict.
-    pub async fn reclassify(
-        &self,
-        owner: Option<Uuid>,
-        id: Uuid,
-    ) -> Result<(Document, Option<String>)> {
+    pub async fn reclassify(&self, owner: Uuid, id: Uuid) -> Result<(Document, Option<String>)> {
         if !crate::db::pipeline::requeue(&self.db, owner, id).await? {
             return match q::get(&self.db, owner, id).await? {
                 None => Err(Error::NotFound("document")),
@@ -178,7 +174,7 @@ impl Vault {
 
     pub async fn list_documents(
         &self,
-        owner: Option<Uuid>,
+        owner: Uuid,
         after: Option<PageAfter>,
         limit: i64,
     ) -> Result<Page> {
@@ -198,11 +194,7 @@ impl Vault {
         Ok(Page { items, next })
     }
 
-    pub async fn get_document(
-        &self,
-        owner: Option<Uuid>,
-        id: Uuid,
-    ) -> Result<(Document, Option<String>)> {
+    pub async fn get_document(&self, owner: Uuid, id: Uuid) -> Result<(Document, Option<String>)> {
         let row = q::get(&self.db, owner, id)
             .await?
             .ok_or(Error::NotFound("document"))?;
@@ -218,7 +210,7 @@ impl Vault {
     /// The document and a stream of its bytes.
     pub async fn open_content(
         &self,
-        owner: Option<Uuid>,
+        owner: Uuid,
         id: Uuid,
     ) -> Result<(DocumentRow, ByteStream<'static>)> {
         let row = q::get(&self.db, owner, id)
@@ -233,7 +225,7 @@ impl Vault {
 
     /// Deletes the row and its object together: if the object cannot be removed, the row stays
     /// (the transaction rolls back) and the caller gets the error to retry.
-    pub async fn delete_document(&self, owner: Option<Uuid>, id: Uuid) -> Result<()> {
+    pub async fn delete_document(&self, owner: Uuid, id: Uuid) -> Result<()> {
         let mut tx = self.db.begin().await?;
         let key = q::delete(&mut *tx, owner, id)
             .await?

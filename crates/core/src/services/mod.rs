@@ -1,14 +1,21 @@
 //! The operations the API performs, on [`Vault`]: everything needed to
 //! serve one request, cheap to clone, no per-instance state that matters.
 
+pub mod accounts;
+pub mod admin;
 pub mod documents;
+pub mod password_reset;
 pub mod settings;
 pub mod topics;
+pub mod totp;
 
 use std::sync::Arc;
 
+use crate::auth::{Passwords, RateLimiter, TokenKeys};
+use crate::config::AuthConfig;
 use crate::crypto::Sealer;
 use crate::db::PgPool;
+use crate::mail::Mailer;
 use crate::metrics::Metrics;
 use crate::queue::{JobQueue, RedisQueue};
 use crate::redis_client::RedisClient;
@@ -24,6 +31,11 @@ pub struct Vault {
     pub metrics: Metrics,
     pub sealer: Sealer,
     pub max_upload_bytes: u64,
+    pub passwords: Passwords,
+    pub tokens: TokenKeys,
+    pub limiter: RateLimiter,
+    pub mailer: Arc<dyn Mailer>,
+    pub auth: AuthConfig,
 }
 
 impl Vault {
@@ -32,7 +44,13 @@ impl Vault {
     /// (503) and recovers by itself.
     pub fn from_config(config: &crate::Config, application_name: &str) -> anyhow::Result<Self> {
         let redis = RedisClient::connect_lazy(&config.redis_url)?;
+        let sealer = Sealer::new(&config.secret_key);
         Ok(Self {
+            passwords: Passwords::new(),
+            tokens: TokenKeys::new(&sealer, config.auth.access_ttl),
+            limiter: RateLimiter::new(redis.clone(), &config.redis_key_prefix),
+            mailer: crate::mail::from_config(config.smtp.as_ref())?,
+            auth: config.auth.clone(),
             db: crate::db::connect_lazy(&config.database, application_name)?,
             store: Arc::new(crate::storage::S3Store::new(&config.object_store)?),
             queue: Arc::new(RedisQueue::new(
@@ -42,7 +60,7 @@ impl Vault {
             )),
             metrics: Metrics::new(redis.clone(), &config.redis_key_prefix),
             redis,
-            sealer: Sealer::new(&config.secret_key),
+            sealer,
             max_upload_bytes: config.max_upload_bytes,
         })
     }

@@ -33,7 +33,7 @@ impl From<AiSettingsRow> for AiSettingsView {
 }
 
 impl Vault {
-    pub async fn ai_settings(&self, owner: Option<Uuid>) -> Result<AiSettingsView> {
+    pub async fn ai_settings(&self, owner: Uuid) -> Result<AiSettingsView> {
         Ok(match q::get(&self.db, owner).await? {
             Some(row) => row.into(),
             // Nothing saved yet: the privacy-first default.
@@ -49,7 +49,7 @@ impl Vault {
 
     pub async fn update_ai_settings(
         &self,
-        owner: Option<Uuid>,
+        owner: Uuid,
         update: AiSettingsUpdate,
     ) -> Result<AiSettingsView> {
         let key = match &update.api_key {

@@ -29,17 +29,17 @@ impl TopicInput {
 }
 
 impl Vault {
-    pub async fn list_topics(&self, owner: Option<Uuid>) -> Result<Vec<TopicRow>> {
+    pub async fn list_topics(&self, owner: Uuid) -> Result<Vec<TopicRow>> {
         q::list(&self.db, owner).await
     }
 
-    pub async fn create_topic(&self, owner: Option<Uuid>, input: &TopicInput) -> Result<TopicRow> {
+    pub async fn create_topic(&self, owner: Uuid, input: &TopicInput) -> Result<TopicRow> {
         q::create(&self.db, owner, &input.validate()?).await
     }
 
     pub async fn update_topic(
         &self,
-        owner: Option<Uuid>,
+        owner: Uuid,
         id: Uuid,
         input: &TopicInput,
     ) -> Result<TopicRow> {
@@ -48,7 +48,7 @@ impl Vault {
             .ok_or(Error::NotFound("topic"))
     }
 
-    pub async fn delete_topic(&self, owner: Option<Uuid>, id: Uuid) -> Result<()> {
+    pub async fn delete_topic(&self, owner: Uuid, id: Uuid) -> Result<()> {
         if q::delete(&self.db, owner, id).await? {
             Ok(())
         } else {

@@ -1,0 +1,163 @@
+//! Access tokens: HS256 JWTs signed with a key derived from `SECRET_KEY`, valid for
+//! `ACCESS_TOKEN_TTL_SECS`, carrying the user's token version so "sign out everywhere" ends
+//! them at once. Only HS256 is accepted: `alg: none`, another algorithm, a wrong key, a wrong
+//! issuer or audience, an expired token or a changed claim are all refused.
+//!
+//! Also the CSRF token of a sign-in: an HMAC of its refresh-token family, so it cannot be
+//! planted from another site (a forged cookie would need the server's key).
+
+use std::time::Duration;
+
+use hmac::{KeyInit, Mac};
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::crypto::Sealer;
+
+const ISSUER: &str = "docuvault";
+const AUDIENCE: &str = "docuvault-api";
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AccessClaims {
+    pub sub: Uuid,
+    /// The user's `token_version` when the token was issued.
+    pub ver: i32,
+    pub iat: i64,
+    pub exp: i64,
+    pub iss: String,
+    pub aud: String,
+}
+
+#[derive(Clone)]
+pub struct TokenKeys {
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+    validation: Validation,
+    csrf_key: [u8; 32],
+    pub access_ttl: Duration,
+}
+
+impl std::fmt::Debug for TokenKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("TokenKeys([redacted])")
+    }
+}
+
+impl TokenKeys {
+    pub fn new(sealer: &Sealer, access_ttl: Duration) -> Self {
+        let jwt_key = sealer.derive_key("jwt-hs256");
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.set_issuer(&[ISSUER]);
+        validation.set_audience(&[AUDIENCE]);
+        validation.set_required_spec_claims(&["exp", "iat", "sub", "iss", "aud"]);
+        validation.leeway = 0;
+        Self {
+            encoding: EncodingKey::from_secret(&jwt_key),
+            decoding: DecodingKey::from_secret(&jwt_key),
+            validation,
+            csrf_key: sealer.derive_key("csrf"),
+            access_ttl,
+        }
+    }
+
+    /// A signed access token for `user` at `version`, and its lifetime in seconds.
+    pub fn issue(&self, user: Uuid, version: i32) -> anyhow::Result<(String, u64)> {
+        let now = chrono::Utc::now().timestamp();
+        let ttl = self.access_ttl.as_secs();
+        let claims = AccessClaims {
+            sub: user,
+            ver: version,
+            iat: now,
+            exp: now.saturating_add(i64::try_from(ttl).unwrap_or(i64::MAX)),
+            iss: ISSUER.to_owned(),
+            aud: AUDIENCE.to_owned(),
+        };
+        let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
+            .map_err(|e| anyhow::anyhow!("signing the access token failed: {e}"))?;
+        Ok((token, ttl))
+    }
+
+    /// The claims of a valid token; `None` for anything forged, altered or expired.
+    pub fn verify(&self, token: &str) -> Option<AccessClaims> {
+        jsonwebtoken::decode::<AccessClaims>(token, &self.decoding, &self.validation)
+            .ok()
+            .map(|data| data.claims)
+    }
+
+    /// The CSRF token of the sign-in `family`.
+    pub fn csrf_token(&self, family: Uuid) -> String {
+        use base64::Engine;
+        let Ok(mut mac) = hmac::Hmac::<sha2::Sha256>::new_from_slice(&self.csrf_key) else {
+            unreachable!("HMAC takes a key of any length");
+        };
+        mac.update(family.as_bytes());
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
+    }
+
+    pub fn csrf_matches(&self, family: Uuid, presented: &str) -> bool {
+        super::constant_time_eq(self.csrf_token(family).as_bytes(), presented.as_bytes())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Secret;
+    use base64::Engine;
+
+    fn keys(secret: &str) -> TokenKeys {
+        TokenKeys::new(
+            &Sealer::new(&Secret::new(secret.repeat(32))),
+            Duration::from_secs(900),
+        )
+    }
+
+    fn b64(s: &str) -> String {
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s)
+    }
+
+    #[test]
+    fn issued_tokens_verify_and_forgeries_do_not() {
+        let k = keys("a");
+        let user = Uuid::new_v4();
+        let (token, ttl) = k.issue(user, 3).unwrap();
+        assert_eq!(ttl, 900);
+        let claims = k.verify(&token).unwrap();
+        assert_eq!((claims.sub, claims.ver), (user, 3));
+
+        // Signed with another key.
+        assert!(keys("b").verify(&token).is_none());
+        // alg: none, unsigned.
+        let parts: Vec<&str> = token.split('.').collect();
+        let none = format!("{}.{}.", b64(r#"{"alg":"none","typ":"JWT"}"#), parts[1]);
+        assert!(k.verify(&none).is_none());
+        // Claims changed after signing.
+        let payload = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(parts[1])
+            .unwrap();
+        let forged = String::from_utf8(payload)
+            .unwrap()
+            .replace(&user.to_string(), &Uuid::new_v4().to_string());
+        assert!(
+            k.verify(&format!("{}.{}.{}", parts[0], b64(&forged), parts[2]))
+                .is_none()
+        );
+        // Expired.
+        let expired = TokenKeys::new(&Sealer::new(&Secret::new("a".repeat(32))), Duration::ZERO);
+        let (old, _) = expired.issue(user, 3).unwrap();
+        std::thread::sleep(Duration::from_millis(1100));
+        assert!(k.verify(&old).is_none());
+    }
+
+    #[test]
+    fn csrf_tokens_are_bound_to_the_family_and_key() {
+        let k = keys("a");
+        let fam = Uuid::new_v4();
+        let t = k.csrf_token(fam);
+        assert!(k.csrf_matches(fam, &t));
+        assert!(!k.csrf_matches(Uuid::new_v4(), &t));
+        assert!(!keys("b").csrf_matches(fam, &t));
+        assert!(!k.csrf_matches(fam, ""));
+    }
+}

@@ -1,0 +1,143 @@
+//! Password reset by email: a single-use token (only its hash stored) valid for 30 minutes.
+//! The request answers the same whether or not the address has an account, and the email is
+//! sent off the request path so the answer's timing does not tell either. A reset ends every
+//! sign-in of the account.
+
+use std::time::Duration;
+
+use chrono::Utc;
+use serde_json::json;
+
+use super::Vault;
+use super::accounts::{RequestMeta, audit_event};
+use crate::auth::{random_token, token_hash};
+use crate::db::{audit, password_resets, sessions, users};
+use crate::error::{Error, Result};
+use crate::mail::Mail;
+use docuvault_domain::account::check_new_password;
+
+pub const RESET_TTL: Duration = Duration::from_secs(30 * 60);
+
+impl Vault {
+    pub async fn request_password_reset(&self, email: &str, meta: &RequestMeta) -> Result<()> {
+        let ip = meta
+            .ip
+            .map_or_else(|| "unknown".to_owned(), |ip| ip.to_string());
+        self.limiter
+            .hit(
+                "reset-ip",
+                &ip,
+                self.auth.rate_per_ip,
+                self.auth.rate_window,
+            )
+            .await?;
+        let email = email.trim().to_lowercase();
+        self.limiter
+            .hit(
+                "reset-account",
+                &email,
+                self.auth.rate_per_account,
+                self.auth.rate_window,
+            )
+            .await?;
+        let Some(user) = users::find_by_email(&self.db, &email).await? else {
+            return Ok(());
+        };
+        if !user.is_active {
+            return Ok(());
+        }
+        let token = random_token()?;
+        let expires = Utc::now()
+            + chrono::Duration::seconds(i64::try_from(RESET_TTL.as_secs()).unwrap_or(1800));
+        password_resets::insert(&self.db, &token_hash(&token), user.id, expires).await?;
+        audit::record(
+            &self.db,
+            &audit_event(
+                "password_reset_requested",
+                Some(user.id),
+                None,
+                meta,
+                json!({}),
+            ),
+        )
+        .await?;
+
+        let mut link = self.auth.public_url.clone();
+        link.set_path("/reset-password");
+        // In the fragment: browsers do not send it to servers or in Referer headers.
+        link.set_fragment(Some(&format!("token={token}")));
+        let mail = Mail {
+            to: user.email,
+            subject: "Reset your DocuVault password".into(),
+            body: format!(
+                "Someone (hopefully you) asked to reset the password of the DocuVault account \"{}\".\n\n\
+                 Open this link within 30 minutes to choose a new password:\n\n{link}\n\n\
+                 Or send the token to POST /api/auth/password-reset/confirm:\n{token}\n\n\
+                 If you did not ask for this, ignore this email; your password stays as it is.\n",
+                user.handle
+            ),
+        };
+        let mailer = self.mailer.clone();
+        tokio::spawn(async move {
+            if let Err(e) = mailer.send(mail).await {
+                tracing::error!(
+                    error = format!("{e:#}"),
+                    "password-reset email could not be sent"
+                );
+            }
+        });
+        Ok(())
+    }
+
+    pub async fn confirm_password_reset(
+        &self,
+        token: &str,
+        new_password: &str,
+        meta: &RequestMeta,
+    ) -> Result<()> {
+        let ip = meta
+            .ip
+            .map_or_else(|| "unknown".to_owned(), |ip| ip.to_string());
+        self.limiter
+            .hit(
+                "reset-confirm-ip",
+                &ip,
+                self.auth.rate_per_ip,
+                self.auth.rate_window,
+            )
+            .await?;
+        let invalid = || {
+            Error::bad_request(
+                "invalid_reset_token",
+                "this reset link is invalid, used or expired; ask for a new one",
+            )
+        };
+        let hash = token_hash(token.trim());
+        let user_id = password_resets::peek(&self.db, &hash)
+            .await?
+            .ok_or_else(invalid)?;
+        let user = users::get(&self.db, user_id).await?.ok_or_else(invalid)?;
+        // Checked before the token is used up, so a refused password does not cost the link.
+        check_new_password(new_password, &user.handle, &user.email)?;
+        let new_hash = self.passwords.hash(new_password).await?;
+        let mut tx = self.db.begin().await?;
+        if password_resets::consume(&mut *tx, &hash).await? != Some(user_id) {
+            return Err(invalid());
+        }
+        users::set_password(&mut *tx, user_id, &new_hash).await?;
+        sessions::revoke_all(&mut *tx, user_id).await?;
+        audit::record(
+            &mut *tx,
+            &audit_event(
+                "password_reset",
+                Some(user_id),
+                Some(user_id),
+                meta,
+                json!({}),
+            ),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}
