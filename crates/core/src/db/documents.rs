@@ -107,23 +107,23 @@ pub async fn get(pool: &PgPool, owner: Uuid, id: Uuid) -> Result<Option<Document
 }
 
 pub async fn extracted_text(pool: &PgPool, owner: Uuid, id: Uuid) -> Result<Option<String>> {
-    let sql = format!("SELECT extracted_text FROM documents WHERE user_id = $1 AND id = $2");
-    let row: Option<(Option<String>,)> = sqlx::query_as(AssertSqlSafe(sql))
-        .bind(owner)
-        .bind(id)
-        .fetch_optional(pool)
-        .await?;
+    let row: Option<(Option<String>,)> =
+        sqlx::query_as("SELECT extracted_text FROM documents WHERE user_id = $1 AND id = $2")
+            .bind(owner)
+            .bind(id)
+            .fetch_optional(pool)
+            .await?;
     Ok(row.and_then(|(t,)| t))
 }
 
 /// Deletes the row and returns its object key, if the owner has such a document.
 pub async fn delete(db: impl PgExecutor<'_>, owner: Uuid, id: Uuid) -> Result<Option<String>> {
-    let sql = format!("DELETE FROM documents WHERE user_id = $1 AND id = $2 RETURNING object_key");
-    let row: Option<(String,)> = sqlx::query_as(AssertSqlSafe(sql))
-        .bind(owner)
-        .bind(id)
-        .fetch_optional(db)
-        .await?;
+    let row: Option<(String,)> =
+        sqlx::query_as("DELETE FROM documents WHERE user_id = $1 AND id = $2 RETURNING object_key")
+            .bind(owner)
+            .bind(id)
+            .fetch_optional(db)
+            .await?;
     Ok(row.map(|(k,)| k))
 }
 

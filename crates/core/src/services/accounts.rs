@@ -248,7 +248,7 @@ impl Vault {
             }
         };
 
-        if user.totp_enabled {
+        let user = if user.totp_enabled {
             let Some(code) = totp_code.map(str::trim).filter(|c| !c.is_empty()) else {
                 return Ok(LoginOutcome::TotpRequired);
             };
@@ -260,7 +260,13 @@ impl Vault {
                     "wrong or already used code",
                 ));
             }
-        }
+            // Read again: a recovery code may just have been used up.
+            users::get(&self.db, user.id)
+                .await?
+                .ok_or_else(invalid_credentials)?
+        } else {
+            user
+        };
 
         self.limiter.clear(LOGIN_ACCOUNT, &account_key).await?;
         let family = Uuid::new_v4();
