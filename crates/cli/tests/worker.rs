@@ -5,75 +5,14 @@
 
 mod common;
 
-use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::mpsc;
 use std::time::Duration;
 
-use common::{
-    BIN, Scratch, empty_dir, read_port, sign_up, stack_env, strip_ansi, wait_with_timeout,
-};
+use common::{Running, empty_dir, migrated, serve, sign_up, start, strip_ansi, wait_with_timeout};
 use serde_json::Value;
-
-/// A child process killed when the test ends, passed or not.
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        self.0.kill().ok();
-        self.0.wait().ok();
-    }
-}
-
-fn start(args: &[&str], env: &HashMap<String, String>) -> Child {
-    Command::new(BIN)
-        .args(args)
-        .env_clear()
-        .envs(env)
-        .env("RUST_LOG", "info")
-        .current_dir(empty_dir("worker"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap()
-}
-
-/// A migrated scratch database and bucket, and the environment for processes using them (with
-/// a Redis key prefix of their own and `extra`).
-fn migrated(tag: &str, extra: &[(&str, &str)]) -> (Scratch, HashMap<String, String>) {
-    let scratch = Scratch::new(&stack_env(), tag);
-    let mut env = scratch.server_env();
-    env.insert(
-        "REDIS_KEY_PREFIX".into(),
-        format!("dvt-cli-{tag}-{}", std::process::id()),
-    );
-    env.insert("BIND_ADDR".into(), "127.0.0.1:0".into());
-    env.extend(
-        extra
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
-    );
-    let migrate = Command::new(BIN)
-        .arg("migrate")
-        .env_clear()
-        .envs(&env)
-        .output()
-        .unwrap();
-    assert!(migrate.status.success(), "{migrate:?}");
-    (scratch, env)
-}
-
-/// Starts the API (`args`) and returns it with its port.
-fn serve(args: &[&str], env: &HashMap<String, String>) -> (Running, u16) {
-    let mut server = Running(start(args, env));
-    let mut log = BufReader::new(server.0.stderr.take().unwrap());
-    let port = read_port(&mut log);
-    // Keep reading the server's log: a closed pipe would fail its writes.
-    std::thread::spawn(move || std::io::copy(&mut log, &mut std::io::sink()));
-    (server, port)
-}
 
 /// `curl` against the API (`args` before the URL); the answer's JSON.
 fn api(port: u16, auth: &str, args: &[&str], path: &str) -> Value {

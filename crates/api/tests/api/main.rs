@@ -9,6 +9,7 @@ mod errors;
 mod fake_ai;
 mod health;
 mod helpers;
+mod migrations;
 mod ownership;
 mod password_reset;
 mod pipeline;

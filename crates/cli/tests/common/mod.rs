@@ -4,8 +4,9 @@
 
 use std::collections::HashMap;
 use std::io::BufRead;
+use std::io::BufReader;
 use std::path::PathBuf;
-use std::process::Command;
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_docuvault");
@@ -230,4 +231,62 @@ pub fn sign_up(port: u16, handle: &str) -> String {
         .as_str()
         .unwrap_or_else(|| panic!("{signed_in}"));
     format!("authorization: Bearer {token}")
+}
+
+/// A child process killed when the test ends, passed or not.
+pub struct Running(pub Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.0.kill().ok();
+        self.0.wait().ok();
+    }
+}
+
+pub fn start(args: &[&str], env: &HashMap<String, String>) -> Child {
+    Command::new(BIN)
+        .args(args)
+        .env_clear()
+        .envs(env)
+        .env("RUST_LOG", "info")
+        .current_dir(empty_dir("worker"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// A migrated scratch database and bucket, and the environment for processes using them (with
+/// a Redis key prefix of their own and `extra`).
+pub fn migrated(tag: &str, extra: &[(&str, &str)]) -> (Scratch, HashMap<String, String>) {
+    let scratch = Scratch::new(&stack_env(), tag);
+    let mut env = scratch.server_env();
+    env.insert(
+        "REDIS_KEY_PREFIX".into(),
+        format!("dvt-cli-{tag}-{}", std::process::id()),
+    );
+    env.insert("BIND_ADDR".into(), "127.0.0.1:0".into());
+    env.extend(
+        extra
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+    );
+    let migrate = Command::new(BIN)
+        .arg("migrate")
+        .env_clear()
+        .envs(&env)
+        .output()
+        .unwrap();
+    assert!(migrate.status.success(), "{migrate:?}");
+    (scratch, env)
+}
+
+/// Starts the API (`args`) and returns it with its port.
+pub fn serve(args: &[&str], env: &HashMap<String, String>) -> (Running, u16) {
+    let mut server = Running(start(args, env));
+    let mut log = BufReader::new(server.0.stderr.take().unwrap());
+    let port = read_port(&mut log);
+    // Keep reading the server's log: a closed pipe would fail its writes.
+    std::thread::spawn(move || std::io::copy(&mut log, &mut std::io::sink()));
+    (server, port)
 }

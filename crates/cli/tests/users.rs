@@ -1,0 +1,124 @@
+//! `docuvault user`: the first admin is made from the server's shell, with the password from
+//! stdin (never an argument), and can then sign in; `set-password` claims an account.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+use common::{BIN, empty_dir, migrated, serve};
+use serde_json::Value;
+
+fn user_cmd(args: &[&str], env: &HashMap<String, String>, stdin: &str) -> Output {
+    let mut child = Command::new(BIN)
+        .arg("user")
+        .args(args)
+        .env_clear()
+        .envs(env)
+        .current_dir(empty_dir("users"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn login(port: u16, login: &str, password: &str) -> Value {
+    let out = Command::new("curl")
+        .args([
+            "-sS",
+            "--max-time",
+            "30",
+            "-H",
+            "content-type: application/json",
+            "-d",
+        ])
+        .arg(serde_json::json!({ "login": login, "password": password }).to_string())
+        .arg(format!("http://127.0.0.1:{port}/api/auth/login"))
+        .output()
+        .unwrap();
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn the_first_admin_is_created_from_the_shell() {
+    let (_scratch, env) = migrated("users", &[]);
+    let password = "operator chosen passphrase";
+
+    // There is no way to pass the password as an argument.
+    let out = user_cmd(
+        &[
+            "create",
+            "--handle",
+            "root",
+            "--email",
+            "root@example.org",
+            "--admin",
+            "--password",
+            password,
+        ],
+        &env,
+        "",
+    );
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+
+    let out = user_cmd(
+        &[
+            "create",
+            "--handle",
+            "root",
+            "--email",
+            "root@example.org",
+            "--admin",
+        ],
+        &env,
+        "weak\n",
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("at least 10 characters"),
+        "{out:?}"
+    );
+
+    let out = user_cmd(
+        &[
+            "create",
+            "--handle",
+            "root",
+            "--email",
+            "root@example.org",
+            "--admin",
+        ],
+        &env,
+        &format!("{password}\n"),
+    );
+    assert!(out.status.success(), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("created admin root"), "{stderr}");
+    assert!(!stderr.contains(password), "the password is never printed");
+
+    let (_server, port) = serve(&["serve"], &env);
+    let signed_in = login(port, "root", password);
+    assert_eq!(signed_in["user"]["role"], "admin", "{signed_in}");
+
+    // set-password: the old password stops working, the new one works.
+    let new = "another operator passphrase";
+    let out = user_cmd(&["set-password", "root"], &env, &format!("{new}\n"));
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(
+        login(port, "root", password)["error"]["code"],
+        "invalid_credentials"
+    );
+    assert_eq!(login(port, "root", new)["user"]["handle"], "root");
+    let out = user_cmd(&["set-password", "nobody"], &env, &format!("{new}\n"));
+    assert_eq!(out.status.code(), Some(1));
+}
