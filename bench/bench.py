@@ -82,11 +82,11 @@ def upload_throughput(scratch: lib.Scratch) -> dict:
 
 def seed(scratch: lib.Scratch, n: int) -> None:
     scratch.psql(f"""
-        INSERT INTO topics (name, description)
-             SELECT 'Topic ' || i, 'seeded' FROM generate_series(1, 5) i;
+        INSERT INTO topics (user_id, name, description)
+             SELECT '{scratch.user_id}', 'Topic ' || i, 'seeded' FROM generate_series(1, 5) i;
         INSERT INTO documents (user_id, filename, object_key, content_type, size_bytes, status,
                                extracted_text, created_at, processed_at)
-             SELECT NULL, 'seeded-' || i || '.pdf', 'null-user/seed/' || i || '.pdf',
+             SELECT '{scratch.user_id}', 'seeded-' || i || '.pdf', '{scratch.user_id}/seed/' || i || '.pdf',
                     'application/pdf', 1000 + i, 'classified', 'seeded text ' || i,
                     now() - make_interval(secs => i), now()
                FROM generate_series(1, {n}) i;
@@ -126,7 +126,7 @@ def read_latency(scratch: lib.Scratch) -> dict:
     script = WORK / "first-page.sql"
     script.write_text(
         "SELECT id, user_id, filename, object_key, content_type, size_bytes, status, error, "
-        "created_at, updated_at FROM documents WHERE (user_id IS NULL AND NULL::uuid IS NULL) "
+        f"created_at, updated_at FROM documents WHERE user_id = '{scratch.user_id}' "
         "ORDER BY created_at DESC, id DESC LIMIT 51;\n")
     out = lib.run(["pgbench", "-n", "-c", "16", "-j", "2", "-T", str(seconds), "-f", str(script),
                    lib.with_db(scratch.admin, scratch.db)])
@@ -157,10 +157,11 @@ def ingestion(scratch: lib.Scratch, footprint: dict) -> dict:
     count = 300 if not QUICK else 60
     files = pdfs(count)
     pages = sum(int(lib.run(["pdfinfo", str(f)]).split("Pages:")[1].split()[0]) for f in files)
-    scratch.psql("INSERT INTO topics (name, description) VALUES "
+    scratch.psql("INSERT INTO topics (user_id, name, description) "
+                 "SELECT u.id, t.name, t.description FROM users u, (VALUES "
                  "('Finance', 'invoice payment bank account balance refund euros tax'), "
                  "('Health', 'hospital doctor prescription pharmacy insurance'), "
-                 "('Travel', 'airline booking reference flight hotel')")
+                 "('Travel', 'airline booking reference flight hotel')) t(name, description)")
     api = lib.serve(scratch.env, WORK / "ingest-serve.log", PORT)
     footprint["serve_after_start_mib"] = round(api.rss() / 1024, 1)
     runs = {}
@@ -222,7 +223,8 @@ request = function()
   local k = n % 4
   if k == 0 then
     return wrk.format("POST", "/api/documents/upload",
-      {["Content-Type"] = "multipart/form-data; boundary=" .. boundary}, body)
+      {["Content-Type"] = "multipart/form-data; boundary=" .. boundary,
+       ["Authorization"] = wrk.headers["authorization"]}, body)
   elseif k == 1 then
     return wrk.format("GET", "/api/documents?limit=20")
   elseif k == 2 then

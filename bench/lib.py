@@ -21,6 +21,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 BIN = ROOT / "target" / "release" / "docuvault"
 STACK_ENV = ROOT / ".stack" / "docuvault.env"
+# Every run works as one user, made the way an operator makes one (`docuvault user create`,
+# password on stdin); `serve` signs in and the HTTP helpers and wrk send the access token.
+BENCH_USER = "bench"
+BENCH_PASSWORD = "bench-run-passphrase"
+TOKEN: str | None = None
+
+
+def auth_headers() -> dict[str, str]:
+    return {"authorization": f"Bearer {TOKEN}"} if TOKEN else {}
 
 
 def stack_env() -> dict[str, str]:
@@ -73,6 +82,10 @@ class Scratch:
         self.drop()
         self.psql(f"CREATE DATABASE {self.db} OWNER docuvault_migrate", db="postgres")
         run([str(BIN), "migrate"], env=self.env)
+        subprocess.run([str(BIN), "user", "create", "--handle", BENCH_USER, "--email",
+                        f"{BENCH_USER}@example.org"], env=self.env, input=BENCH_PASSWORD + "\n",
+                       check=True, capture_output=True, text=True)
+        self.user_id = self.psql(f"SELECT id FROM users WHERE handle = '{BENCH_USER}'")
 
     def psql(self, sql: str, db: str | None = None) -> str:
         url = with_db(self.admin, db or self.db)
@@ -96,6 +109,10 @@ class Scratch:
         prefix = self.env["REDIS_KEY_PREFIX"]
         subprocess.run(["redis-cli", "-u", self.stack["REDIS_URL"], "--no-auth-warning", "DEL",
                         f"{prefix}:jobs", f"{prefix}:metrics"], capture_output=True)
+        subprocess.run(["sh", "-c", f"redis-cli -u \"$URL\" --no-auth-warning --scan --pattern '{prefix}:rl:*' "
+                        f"| xargs -r redis-cli -u \"$URL\" --no-auth-warning DEL"],
+                       env={"URL": self.stack["REDIS_URL"], "PATH": os.environ.get("PATH", "")},
+                       capture_output=True)
         subprocess.run([str(ROOT / "scripts" / "stack.sh"), "sweep"], capture_output=True)
 
 
@@ -170,7 +187,17 @@ def serve(env: dict[str, str], log: Path, port: int, extra: dict | None = None) 
     p = Process(["serve"], env, log, dict(extra or {}, BIND_ADDR=f"127.0.0.1:{port}"))
     wait_until(lambda: http("GET", f"http://127.0.0.1:{port}/health", timeout=1)[0] == 200, 30,
                "the API to answer /health")
+    sign_in(port)
     return p
+
+
+def sign_in(port: int) -> None:
+    global TOKEN
+    status, body = http("POST", f"http://127.0.0.1:{port}/api/auth/login",
+                        {"login": BENCH_USER, "password": BENCH_PASSWORD})
+    if status != 200:
+        raise RuntimeError(f"login answered {status}: {body}")
+    TOKEN = body["access_token"]
 
 
 def wait_until(cond, timeout: float, what: str, every: float = 0.05) -> float:
@@ -187,8 +214,8 @@ def wait_until(cond, timeout: float, what: str, every: float = 0.05) -> float:
 
 def http(method: str, url: str, body: dict | None = None, timeout: float = 10) -> tuple[int, dict]:
     data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(url, data=data, method=method,
-                                 headers={"content-type": "application/json"} if data else {})
+    headers = dict(auth_headers(), **({"content-type": "application/json"} if data else {}))
+    req = urllib.request.Request(url, data=data, method=method, headers=headers)
     try:
         with urllib.request.urlopen(req, timeout=timeout) as r:
             raw = r.read()
@@ -202,7 +229,8 @@ def http(method: str, url: str, body: dict | None = None, timeout: float = 10) -
 
 
 def upload(port: int, path: Path, timeout: float = 600) -> tuple[int, dict]:
-    out = subprocess.run(["curl", "-sS", "-m", str(timeout), "-w", "\n%{http_code}", "-F",
+    auth = [f"-H{k}: {v}" for k, v in auth_headers().items()]
+    out = subprocess.run(["curl", "-sS", "-m", str(timeout), "-w", "\n%{http_code}", *auth, "-F",
                           f"file=@{path}", f"http://127.0.0.1:{port}/api/documents/upload"],
                          capture_output=True, text=True)
     body, _, code = out.stdout.rpartition("\n")
@@ -220,6 +248,8 @@ def wrk(url: str, seconds: int, connections: int, script: Path | None = None,
         threads: int = 2) -> dict:
     """Runs wrk and returns requests/s, p50/p99 latency (ms) and the error counts."""
     cmd = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency", "--timeout", "5s"]
+    for k, v in auth_headers().items():
+        cmd += ["-H", f"{k}: {v}"]
     if script:
         cmd += ["-s", str(script)]
     out = run(cmd + [url])
