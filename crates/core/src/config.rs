@@ -468,6 +468,11 @@ mod tests {
             ("MINIO_BUCKET", "Bad_Bucket"),
             ("SECRET_KEY", "short"),
             ("REDIS_URL", "http://x"),
+            ("PUBLIC_URL", "vault.example.org"),
+            ("CORS_ALLOWED_ORIGINS", "*"),
+            ("CORS_ALLOWED_ORIGINS", "https://a.example.org, not an origin"),
+            ("ACCESS_TOKEN_TTL_SECS", "0"),
+            ("AUTH_RATE_MAX_PER_IP", "0"),
         ];
         for (var, value) in cases {
             let mut env = base();
@@ -489,6 +494,38 @@ mod tests {
         assert!(load(&env).is_err());
         env.insert("MINIO_ALLOW_HTTP", "true".to_owned());
         assert!(load(&env).is_ok());
+    }
+
+    #[test]
+    fn smtp_is_optional_and_plaintext_only_on_loopback() {
+        let mut env = base();
+        assert!(load(&env).unwrap().smtp.is_none());
+        env.insert("SMTP_HOST", "smtp.example.org".to_owned());
+        assert_eq!(
+            load(&env).err().map(|e| e.var),
+            Some("SMTP_FROM"),
+            "a sender is required"
+        );
+        env.insert("SMTP_FROM", "vault@example.org".to_owned());
+        env.insert("SMTP_PASSWORD", "smtp-secret-value".to_owned());
+        let c = load(&env).unwrap();
+        let smtp = c.smtp.as_ref().unwrap();
+        assert_eq!((smtp.tls, smtp.port), (SmtpTls::StartTls, 587));
+        assert!(!format!("{c:?}").contains("smtp-secret-value"));
+        env.insert("SMTP_TLS", "none".to_owned());
+        assert_eq!(load(&env).err().map(|e| e.var), Some("SMTP_TLS"));
+        env.insert("SMTP_HOST", "127.0.0.1".to_owned());
+        assert_eq!(load(&env).unwrap().smtp.map(|s| s.port), Some(25));
+    }
+
+    #[test]
+    fn auth_defaults() {
+        let a = load(&base()).unwrap().auth;
+        assert_eq!(a.access_ttl, Duration::from_secs(900));
+        assert_eq!(a.refresh_ttl, Duration::from_secs(30 * 86_400));
+        assert!(a.cookie_secure && a.allow_registration && !a.trust_proxy_headers);
+        assert!(a.cors_origins.is_empty());
+        assert_eq!((a.rate_per_account, a.rate_per_ip), (10, 50));
     }
 
     #[test]
