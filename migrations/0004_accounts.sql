@@ -69,6 +69,8 @@ ALTER TABLE refresh_tokens
     ADD COLUMN user_agent text,
     ADD COLUMN ip_address inet;
 CREATE INDEX ix_refresh_tokens_family ON refresh_tokens (family_id);
+-- Workers forget tokens a day after they expire.
+CREATE INDEX ix_refresh_tokens_expires ON refresh_tokens (expires_at);
 
 -- Password-reset links: single use, 30 minutes, only the SHA-256 of the token is stored.
 CREATE TABLE password_resets (

@@ -470,7 +470,10 @@ mod tests {
             ("REDIS_URL", "http://x"),
             ("PUBLIC_URL", "vault.example.org"),
             ("CORS_ALLOWED_ORIGINS", "*"),
-            ("CORS_ALLOWED_ORIGINS", "https://a.example.org, not an origin"),
+            (
+                "CORS_ALLOWED_ORIGINS",
+                "https://a.example.org, not an origin",
+            ),
             ("ACCESS_TOKEN_TTL_SECS", "0"),
             ("AUTH_RATE_MAX_PER_IP", "0"),
         ];

@@ -453,15 +453,16 @@ async fn brute_force_is_refused_then_allowed_after_the_window() {
         ..Options::default()
     })
     .await;
-    for _ in 0..3 {
-        let (status, _, _) = app.login("alice", "wrong password!!", None).await;
+    // Handle and email are one account: alternating them does not buy more attempts.
+    for login in ["alice", "ALICE@example.org", "alice"] {
+        let (status, _, _) = app.login(login, "wrong password!!", None).await;
         assert_eq!(status, 401);
     }
     // Locked: even the right password is refused until the window ends.
     let resp = app
         .anonymous()
         .post(app.url("/api/auth/login"))
-        .json(&json!({ "login": "alice", "password": PASSWORD }))
+        .json(&json!({ "login": "alice@example.org", "password": PASSWORD }))
         .send()
         .await
         .unwrap();
@@ -624,4 +625,34 @@ async fn security_headers_and_cors() {
             .get("strict-transport-security")
             .is_none()
     );
+}
+
+#[tokio::test]
+async fn expired_sign_in_data_is_pruned_and_live_data_kept() {
+    let app = TestApp::spawn().await;
+    for sql in [
+        "INSERT INTO refresh_tokens (user_id, token_hash, expires_at) VALUES ($1, 'old', now() - interval '2 days')",
+        "INSERT INTO password_resets (token_hash, user_id, expires_at) VALUES ('old', $1, now() - interval '2 days')",
+        "INSERT INTO password_resets (token_hash, user_id, expires_at) VALUES ('new', $1, now() + interval '10 minutes')",
+    ] {
+        sqlx::query(sql)
+            .bind(app.user.id)
+            .execute(&app.db)
+            .await
+            .unwrap();
+    }
+    let pruned = docuvault_core::db::sessions::prune_expired(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(pruned, 2);
+    assert_eq!(app.count("password_resets").await, 1);
+    // The helper's live sign-in still refreshes.
+    let (status, _) = app
+        .post_with_cookies(
+            "/api/auth/refresh",
+            &mut app.user.cookies.clone(),
+            Some(&app.user.csrf),
+        )
+        .await;
+    assert_eq!(status, 200);
 }

@@ -111,3 +111,23 @@ pub async fn list_active(pool: &PgPool, user: Uuid) -> Result<Vec<SessionRow>> {
     .fetch_all(pool)
     .await?)
 }
+
+/// Forgets refresh tokens and reset links that expired more than a day ago, a batch at a time
+/// (a rotated token is kept until its own expiry, so its reuse is recognised until then).
+pub async fn prune_expired(pool: &PgPool) -> Result<u64> {
+    let tokens = sqlx::query(
+        "DELETE FROM refresh_tokens WHERE id IN (
+             SELECT id FROM refresh_tokens WHERE expires_at < now() - interval '1 day' LIMIT 1000)",
+    )
+    .execute(pool)
+    .await?
+    .rows_affected();
+    let resets = sqlx::query(
+        "DELETE FROM password_resets WHERE token_hash IN (
+             SELECT token_hash FROM password_resets WHERE expires_at < now() - interval '1 day' LIMIT 1000)",
+    )
+    .execute(pool)
+    .await?
+    .rows_affected();
+    Ok(tokens + resets)
+}

@@ -296,6 +296,9 @@ impl Worker {
                 if let Err(e) = self.clean_up_objects().await {
                     tracing::debug!(error = %e.chain(), "cannot clean up orphaned objects now");
                 }
+                if let Err(e) = crate::db::sessions::prune_expired(&self.pipeline.db).await {
+                    tracing::debug!(error = %e.chain(), "cannot prune expired sign-in tokens now");
+                }
             }
             match self.sweep(self.pipeline.config.visibility).await {
                 Ok(n) => {

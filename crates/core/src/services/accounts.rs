@@ -224,12 +224,15 @@ impl Vault {
         self.limiter
             .hit(LOGIN_IP, &meta.ip_key(), self.auth.rate_per_ip, window)
             .await?;
-        let account_key = login.trim().to_lowercase();
+        let user = users::find_by_login(&self.db, login).await?;
+        // Failures count per account (handle and email are one key), or per login name when
+        // there is no such account.
+        let account_key = user
+            .as_ref()
+            .map_or_else(|| login.trim().to_lowercase(), |u| u.id.to_string());
         self.limiter
             .check(LOGIN_ACCOUNT, &account_key, self.auth.rate_per_account)
             .await?;
-
-        let user = users::find_by_login(&self.db, login).await?;
         let ok = self
             .passwords
             .verify(password, user.as_ref().map(|u| u.password_hash.clone()))
