@@ -82,6 +82,7 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::health::router())
         .split_for_parts();
     openapi.info.version = env!("CARGO_PKG_VERSION").to_owned();
+    require_bearer(&mut openapi);
     let spec: Arc<str> = openapi.to_json().unwrap_or_default().into();
     let security = crate::security::layers(&state.vault.auth);
 
@@ -113,6 +114,31 @@ pub fn router(state: AppState) -> Router {
     )
     .layer(PropagateRequestIdLayer::new(REQUEST_ID))
     .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+}
+
+/// Marks every operation but the sign-in ones and `/health` as needing the bearer token.
+fn require_bearer(openapi: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::security::SecurityRequirement;
+    for (path, item) in &mut openapi.paths.paths {
+        if path.starts_with("/api/auth/") && path != "/api/auth/logout-all" || path == "/health" {
+            continue;
+        }
+        for op in [
+            &mut item.get,
+            &mut item.put,
+            &mut item.post,
+            &mut item.delete,
+            &mut item.patch,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            op.security = Some(vec![SecurityRequirement::new(
+                "bearer",
+                Vec::<String>::new(),
+            )]);
+        }
+    }
 }
 
 async fn not_found(uri: Uri) -> Response {

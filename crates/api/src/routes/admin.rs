@@ -76,7 +76,7 @@ pub struct UserPage {
 }
 
 /// Every account, by handle.
-#[utoipa::path(get, path = "/api/admin/users", tag = "admin", security(("bearer" = [])), params(UserPage),
+#[utoipa::path(get, path = "/api/admin/users", tag = "admin", params(UserPage),
     responses((status = 200, body = Vec<AdminUserDto>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 async fn list_users(
     State(state): State<AppState>,
@@ -104,7 +104,7 @@ pub struct UserChangesDto {
 }
 
 /// Deactivate or reactivate an account, reset its TOTP, change its role or quota.
-#[utoipa::path(patch, path = "/api/admin/users/{id}", tag = "admin", security(("bearer" = [])),
+#[utoipa::path(patch, path = "/api/admin/users/{id}", tag = "admin",
     params(("id" = Uuid, Path)), request_body = UserChangesDto,
     responses((status = 200, body = AdminUserDto), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
         (status = 409, description = "would leave no active admin", body = ErrorBody), (status = 422, body = ErrorBody)))]
@@ -166,7 +166,7 @@ pub struct AuditQuery {
 }
 
 /// Security events, newest first.
-#[utoipa::path(get, path = "/api/admin/audit-log", tag = "admin", security(("bearer" = [])), params(AuditQuery),
+#[utoipa::path(get, path = "/api/admin/audit-log", tag = "admin", params(AuditQuery),
     responses((status = 200, body = Vec<AuditEntryDto>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 async fn audit_log(
     State(state): State<AppState>,

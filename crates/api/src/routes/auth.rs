@@ -202,7 +202,7 @@ async fn logout(
 
 /// Sign out everywhere: every sign-in ends and every access token stops working.
 #[utoipa::path(
-    post, path = "/api/auth/logout-all", tag = "auth", security(("bearer" = [])),
+    post, path = "/api/auth/logout-all", tag = "auth",
     responses((status = 204), (status = 401, body = ErrorBody))
 )]
 async fn logout_all(

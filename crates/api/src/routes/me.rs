@@ -54,7 +54,7 @@ impl From<UserView> for UserDto {
 }
 
 /// The signed-in user.
-#[utoipa::path(get, path = "/api/me", tag = "me", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/me", tag = "me",
     responses((status = 200, body = UserDto), (status = 401, body = ErrorBody)))]
 async fn me(
     State(state): State<AppState>,
@@ -74,7 +74,7 @@ pub struct SessionDto {
 }
 
 /// The sign-ins that can still be refreshed, most recently used first.
-#[utoipa::path(get, path = "/api/me/sessions", tag = "me", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/me/sessions", tag = "me",
     responses((status = 200, body = Vec<SessionDto>), (status = 401, body = ErrorBody)))]
 async fn sessions(
     State(state): State<AppState>,
@@ -103,7 +103,7 @@ pub struct PasswordChangeDto {
 }
 
 /// Change the password; every sign-in (this one too) ends.
-#[utoipa::path(post, path = "/api/me/password", tag = "me", security(("bearer" = [])), request_body = PasswordChangeDto,
+#[utoipa::path(post, path = "/api/me/password", tag = "me", request_body = PasswordChangeDto,
     responses((status = 204), (status = 401, body = ErrorBody), (status = 403, description = "wrong current password", body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn change_password(
     State(state): State<AppState>,
@@ -129,7 +129,7 @@ pub struct TotpEnrolmentDto {
 }
 
 /// Start two-factor enrolment. It is active only after `/api/me/totp/verify`.
-#[utoipa::path(post, path = "/api/me/totp/enroll", tag = "me", security(("bearer" = [])),
+#[utoipa::path(post, path = "/api/me/totp/enroll", tag = "me",
     responses((status = 200, body = TotpEnrolmentDto), (status = 409, description = "already on", body = ErrorBody)))]
 async fn totp_enroll(
     State(state): State<AppState>,
@@ -156,7 +156,7 @@ pub struct RecoveryCodesDto {
 }
 
 /// Turn two-factor sign-in on with the first code from the app.
-#[utoipa::path(post, path = "/api/me/totp/verify", tag = "me", security(("bearer" = [])), request_body = TotpCodeDto,
+#[utoipa::path(post, path = "/api/me/totp/verify", tag = "me", request_body = TotpCodeDto,
     responses((status = 200, body = RecoveryCodesDto), (status = 400, description = "wrong code", body = ErrorBody), (status = 409, body = ErrorBody), (status = 429, body = ErrorBody)))]
 async fn totp_verify(
     State(state): State<AppState>,
@@ -177,7 +177,7 @@ pub struct TotpDisableDto {
 }
 
 /// Turn two-factor sign-in off (password and a code needed).
-#[utoipa::path(post, path = "/api/me/totp/disable", tag = "me", security(("bearer" = [])), request_body = TotpDisableDto,
+#[utoipa::path(post, path = "/api/me/totp/disable", tag = "me", request_body = TotpDisableDto,
     responses((status = 204), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody), (status = 429, body = ErrorBody)))]
 async fn totp_disable(
     State(state): State<AppState>,

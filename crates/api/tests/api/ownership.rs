@@ -149,6 +149,24 @@ async fn no_impersonation_route_exists() {
             );
         }
     }
+    // The document says which operations need the bearer token.
+    assert_eq!(
+        spec["paths"]["/api/documents"]["get"]["security"],
+        json!([{ "bearer": [] }])
+    );
+    assert_eq!(
+        spec["paths"]["/api/auth/logout-all"]["post"]["security"],
+        json!([{ "bearer": [] }])
+    );
+    assert!(
+        spec["paths"]["/api/auth/login"]["post"]
+            .get("security")
+            .is_none()
+    );
+    assert_eq!(
+        spec["components"]["securitySchemes"]["bearer"]["scheme"],
+        "bearer"
+    );
     // Admin answers carry no token for the user they are about.
     let admin = app.new_admin("root").await;
     let (status, users) = call(&app, &admin, Method::GET, "/api/admin/users", None).await;
