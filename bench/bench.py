@@ -212,6 +212,38 @@ def ingestion(scratch: lib.Scratch, footprint: dict) -> dict:
             "two_vs_one_worker": round(runs["2 workers"]["documents_per_s"] / runs["1 worker"]["documents_per_s"], 2)}
 
 
+def login_timing(scratch: lib.Scratch) -> dict:
+    """Login latency, and whether a wrong password and an unknown account can be told apart by
+    time (both must run a full Argon2id verification). The two kinds alternate, so drift on the
+    machine hits both alike; rate limits are lifted for this server only."""
+    n = 40 if not QUICK else 10
+    api = lib.serve(scratch.env, WORK / "login-serve.log", PORT,
+                    {"AUTH_RATE_MAX_PER_ACCOUNT": "100000", "AUTH_RATE_MAX_PER_IP": "100000"})
+    url = f"http://127.0.0.1:{PORT}/api/auth/login"
+
+    def timed(body: dict, want: int) -> float:
+        t = time.monotonic()
+        status, answer = lib.http("POST", url, body)
+        elapsed = time.monotonic() - t
+        assert status == want, f"login answered {status}: {answer}"
+        return elapsed * 1000
+
+    wrong, unknown, ok = [], [], []
+    try:
+        for i in range(n):
+            wrong.append(timed({"login": lib.BENCH_USER, "password": f"not the password {i}"}, 401))
+            unknown.append(timed({"login": f"nobody{i}", "password": f"not the password {i}"}, 401))
+            ok.append(timed({"login": lib.BENCH_USER, "password": lib.BENCH_PASSWORD}, 200))
+    finally:
+        api.stop()
+    med = statistics.median
+    result = {"attempts_each": n, "wrong_password_p50_ms": round(med(wrong), 1),
+              "unknown_account_p50_ms": round(med(unknown), 1), "login_p50_ms": round(med(ok), 1),
+              "unknown_vs_wrong": round(med(unknown) / med(wrong), 2)}
+    log(f"login: {result}")
+    return result
+
+
 MIXED_LUA = r"""
 -- Uploads, lists, reads and health checks in turn, over every connection.
 local boundary = "benchboundary"
@@ -271,6 +303,13 @@ def render(r: dict) -> str:
                    f"{row['non_2xx'] + row['socket_errors']} |")
     out += ["", f"Reference: the first-page query alone through pgbench (16 clients): {lat['pgbench_first_page_tps']:.0f} tps; "
             f"API / pgbench = **{lat['first_page_vs_pgbench']}**. Deep page p50 / first page p50 = **{lat['deep_vs_first_p50']}** (keyset pagination)."]
+    lg = r["login"]
+    out += ["", f"## Login (Argon2id m=19 MiB, t=2, p=1; {lg['attempts_each']} of each kind, alternating)", "",
+            "| attempt | p50 |", "|---|---|",
+            f"| right password | {lg['login_p50_ms']} ms |",
+            f"| wrong password, existing account | {lg['wrong_password_p50_ms']} ms |",
+            f"| no such account | {lg['unknown_account_p50_ms']} ms |", "",
+            f"No such account / wrong password = **{lg['unknown_vs_wrong']}** (1.0: the answer's timing does not tell whether an account exists)."]
     ing = r["ingestion"]
     out += ["", "## Ingestion (real multi-page PDFs, `local` classifier, WORKER_CONCURRENCY=2)", "",
             "| workers | documents (pages) | all uploaded | all processed | documents/s | failed |", "|---|---|---|---|---|---|"]
@@ -295,7 +334,7 @@ def main() -> None:
     WORK.mkdir(parents=True, exist_ok=True)
     RESULTS.mkdir(parents=True, exist_ok=True)
     results = {"machine": lib.machine(), "quick": QUICK, "footprint": {}}
-    for name, fn in [("upload", upload_throughput), ("read", read_latency)]:
+    for name, fn in [("upload", upload_throughput), ("read", read_latency), ("login", login_timing)]:
         scratch = lib.Scratch(f"bench_{name}")
         try:
             results[name] = fn(scratch)
