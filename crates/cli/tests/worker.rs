@@ -75,7 +75,14 @@ fn fake_openai() -> (u16, mpsc::Receiver<usize>) {
 
 #[test]
 fn a_killed_workers_job_is_finished_by_another_worker_once() {
-    let (_scratch, env) = migrated("kill", &[("JOB_VISIBILITY_SECS", "3")]);
+    let (_scratch, env) = migrated(
+        "kill",
+        &[
+            ("JOB_VISIBILITY_SECS", "3"),
+            // The stand-in provider listens on loopback.
+            ("AI_ALLOW_PRIVATE_ENDPOINTS", "true"),
+        ],
+    );
     let (server, port) = serve(&["serve"], &env);
     let auth = sign_up(port, "alice");
     let (ai_port, requests) = fake_openai();

@@ -95,6 +95,9 @@ pub struct PipelineConfig {
     pub classify_max_chars: usize,
     /// Bound on one AI provider request.
     pub ai_timeout: Duration,
+    /// Let every user's AI settings point at private addresses (loopback, LAN), not only
+    /// admins' (`AI_ALLOW_PRIVATE_ENDPOINTS`).
+    pub ai_allow_private: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -187,6 +190,7 @@ impl Config {
             extract_timeout: Duration::from_secs(env.parse_or("EXTRACT_TIMEOUT_SECS", 60)?),
             classify_max_chars: env.parse_or("AI_MAX_INPUT_CHARS", 12_000)?,
             ai_timeout: Duration::from_secs(env.parse_or("AI_TIMEOUT_SECS", 60)?),
+            ai_allow_private: env.parse_or("AI_ALLOW_PRIVATE_ENDPOINTS", false)?,
         };
         if pipeline.concurrency == 0 {
             return Err(env.problem("WORKER_CONCURRENCY", "must be at least 1"));

@@ -87,7 +87,7 @@ async fn put_settings(
     Ok(Json(
         state
             .vault
-            .update_ai_settings(caller.id, update)
+            .update_ai_settings(&caller, update)
             .await?
             .into(),
     ))

@@ -149,6 +149,9 @@ impl TestApp {
         let mut env: HashMap<&str, String> = HashMap::from([
             // Each test has its own queue stream and metrics in the shared Redis.
             ("REDIS_KEY_PREFIX", format!("dvt-{id}")),
+            // The fake AI providers listen on loopback, as Ollama does on a family server; the
+            // guard against private endpoints has its own test with this off.
+            ("AI_ALLOW_PRIVATE_ENDPOINTS", "true".to_owned()),
             // Tests do not wait out production's retry delays.
             ("JOB_RETRY_BASE_MS", "50".to_owned()),
             ("DATABASE_URL", pg_url.to_string()),

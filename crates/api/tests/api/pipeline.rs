@@ -697,3 +697,89 @@ async fn objects_without_a_document_are_deleted_once_due() {
         .await;
     assert_eq!(status, 200);
 }
+
+#[tokio::test]
+async fn a_user_cannot_point_the_worker_at_private_addresses() {
+    let fake = FakeAi::start(|_| Reply::ok(openai_answer(r#"{"topics": ["Finance"]}"#))).await;
+    let app = TestApp::spawn_with(Options {
+        env: vec![("AI_ALLOW_PRIVATE_ENDPOINTS", "false".into())],
+        ..Options::default()
+    })
+    .await;
+    finance_and_health(&app).await;
+    let private = format!("{}/v1", fake.base_url);
+    for base_url in [
+        private.as_str(),
+        "http://169.254.169.254/latest",
+        "http://localhost:11434/v1",
+        "http://[::1]:8080/v1",
+    ] {
+        let (status, body) = app
+            .send_json(
+                Method::PUT,
+                "/api/settings",
+                json!({"provider": "openai", "base_url": base_url}),
+            )
+            .await;
+        app.assert_error((status, body), 422, "base_url_not_allowed");
+    }
+    assert_eq!(app.count("ai_settings").await, 0, "nothing was saved");
+
+    // Settings that got there anyway (saved while the guard was off, say) are refused by the
+    // worker before any request is made.
+    sqlx::query("INSERT INTO ai_settings (user_id, provider, base_url) VALUES ($1, 'openai', $2)")
+        .bind(app.user.id)
+        .bind(&private)
+        .execute(&app.db)
+        .await
+        .unwrap();
+    let id = upload_id(&app, "invoice.txt", INVOICE.as_bytes().to_vec()).await;
+    app.process_all().await;
+    let doc = document(&app, &id).await;
+    assert_eq!(doc["status"], "failed", "{doc}");
+    assert!(
+        doc["error"]
+            .as_str()
+            .unwrap()
+            .contains("only an admin may use a private AI endpoint"),
+        "{doc}"
+    );
+    assert!(
+        fake.requests().is_empty(),
+        "the private endpoint was never contacted"
+    );
+
+    // An admin may use a private endpoint (their own Ollama, say).
+    let admin = app.new_admin("root").await;
+    let resp = admin
+        .client
+        .put(app.url("/api/settings"))
+        .json(&json!({"provider": "openai", "model": "m", "base_url": private}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let resp = admin
+        .client
+        .post(app.url("/api/topics"))
+        .json(&json!({"name": "Finance", "description": "invoices"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 201);
+    let form = reqwest::multipart::Form::new().part(
+        "file",
+        reqwest::multipart::Part::bytes(INVOICE.as_bytes().to_vec()).file_name("admin.txt"),
+    );
+    let resp = admin
+        .client
+        .post(app.url("/api/documents/upload"))
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 201);
+    let stats = app.process_all().await;
+    assert_eq!(stats.classified, 1, "{stats:?}");
+    assert_eq!(fake.requests().len(), 1);
+}

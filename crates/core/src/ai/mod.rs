@@ -7,6 +7,7 @@
 //! never invent a topic.
 
 mod anthropic;
+pub mod egress;
 mod http;
 mod local;
 mod openai;
@@ -17,7 +18,7 @@ use uuid::Uuid;
 
 use crate::crypto::{Purpose, Sealer};
 use crate::db::PgPool;
-use crate::db::ai_settings;
+use crate::db::{ai_settings, users};
 use crate::pipeline::JobError;
 use docuvault_domain::AiProviderKind;
 
@@ -44,21 +45,37 @@ pub trait Classifier: Send + Sync {
 /// pool) all remote providers share.
 #[derive(Debug, Clone)]
 pub struct AiClient {
+    /// For owners who may reach any address (admins, or all with `AI_ALLOW_PRIVATE_ENDPOINTS`).
     http: reqwest::Client,
+    /// For everyone else: public addresses only (see [`egress`]).
+    public_http: reqwest::Client,
+    allow_private: bool,
     sealer: Sealer,
     retry: RetryPolicy,
     timeout: Duration,
 }
 
 impl AiClient {
-    pub fn new(sealer: Sealer, timeout: Duration, retry: RetryPolicy) -> anyhow::Result<Self> {
-        let http = reqwest::Client::builder()
-            .timeout(timeout)
-            .connect_timeout(Duration::from_secs(10))
-            .user_agent(concat!("DocuVault/", env!("CARGO_PKG_VERSION")))
-            .build()?;
+    pub fn new(
+        sealer: Sealer,
+        timeout: Duration,
+        retry: RetryPolicy,
+        allow_private: bool,
+    ) -> anyhow::Result<Self> {
+        let builder = || {
+            reqwest::Client::builder()
+                .timeout(timeout)
+                .connect_timeout(Duration::from_secs(10))
+                .user_agent(concat!("DocuVault/", env!("CARGO_PKG_VERSION")))
+                // A redirect could lead anywhere, past the checks below.
+                .redirect(reqwest::redirect::Policy::none())
+        };
         Ok(Self {
-            http,
+            http: builder().build()?,
+            public_http: builder()
+                .dns_resolver(std::sync::Arc::new(egress::PublicOnly))
+                .build()?,
+            allow_private,
             sealer,
             retry,
             timeout,
@@ -90,13 +107,27 @@ impl AiClient {
                     })
             })
             .transpose()?;
+        let unlimited = self.allow_private
+            || users::auth_state(db, owner)
+                .await?
+                .is_some_and(|u| u.role == "admin");
         let remote = |default_base: &str, default_model: &str| -> Result<http::Remote, JobError> {
             let base = row.base_url.as_deref().unwrap_or(default_base);
+            let base_url = url::Url::parse(base).map_err(|_| {
+                JobError::Permanent(format!("AI settings: invalid base URL {base}"))
+            })?;
+            if !unlimited && !egress::host_allowed(&base_url) {
+                return Err(JobError::Permanent(format!(
+                    "AI settings: {base} is a private address; only an admin may use a private AI endpoint"
+                )));
+            }
             Ok(http::Remote {
-                http: self.http.clone(),
-                base_url: url::Url::parse(base).map_err(|_| {
-                    JobError::Permanent(format!("AI settings: invalid base URL {base}"))
-                })?,
+                http: if unlimited {
+                    self.http.clone()
+                } else {
+                    self.public_http.clone()
+                },
+                base_url,
                 model: row
                     .model
                     .clone()

@@ -89,6 +89,7 @@ impl Worker {
                 Sealer::new(&config.secret_key),
                 config.pipeline.ai_timeout,
                 RetryPolicy::default(),
+                config.pipeline.ai_allow_private,
             )?,
             metrics: Metrics::new(redis.clone(), &config.redis_key_prefix),
             config: config.pipeline.clone(),

@@ -36,6 +36,8 @@ pub struct Vault {
     pub limiter: RateLimiter,
     pub mailer: Arc<dyn Mailer>,
     pub auth: AuthConfig,
+    /// Every user may point AI settings at private addresses, not only admins.
+    pub ai_allow_private: bool,
 }
 
 impl Vault {
@@ -51,6 +53,7 @@ impl Vault {
             limiter: RateLimiter::new(redis.clone(), &config.redis_key_prefix),
             mailer: crate::mail::from_config(config.smtp.as_ref())?,
             auth: config.auth.clone(),
+            ai_allow_private: config.pipeline.ai_allow_private,
             db: crate::db::connect_lazy(&config.database, application_name)?,
             store: Arc::new(crate::storage::S3Store::new(&config.object_store)?),
             queue: Arc::new(RedisQueue::new(

@@ -5,10 +5,12 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::Vault;
+use super::accounts::Caller;
+use crate::ai::egress;
 use crate::crypto::Purpose;
 use crate::db::ai_settings::{self as q, AiSettingsRow, KeyChange};
 use crate::error::Result;
-use docuvault_domain::{AiProviderKind, AiSettingsUpdate};
+use docuvault_domain::{AiProviderKind, AiSettingsUpdate, Role, ValidationError};
 
 /// The settings as shown to their owner: never the key itself.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,9 +51,23 @@ impl Vault {
 
     pub async fn update_ai_settings(
         &self,
-        owner: Uuid,
+        caller: &Caller,
         update: AiSettingsUpdate,
     ) -> Result<AiSettingsView> {
+        let owner = caller.id;
+        let limited = !self.ai_allow_private && caller.role != Role::Admin;
+        if limited
+            && update
+                .base_url
+                .as_ref()
+                .is_some_and(|u| !egress::host_allowed(u))
+        {
+            return Err(ValidationError::new(
+                "base_url_not_allowed",
+                "a private or loopback address as base URL needs an admin (or AI_ALLOW_PRIVATE_ENDPOINTS=true)",
+            )
+            .into());
+        }
         let key = match &update.api_key {
             None => KeyChange::Keep,
             Some(None) => KeyChange::Clear,
