@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::io::Write;
 use std::process::{Command, Output, Stdio};
 
-use common::{BIN, empty_dir, migrated, serve};
+use common::{BIN, empty_dir, migrated, post_json, serve};
 use serde_json::Value;
 
 fn user_cmd(args: &[&str], env: &HashMap<String, String>, stdin: &str) -> Output {
@@ -33,20 +33,8 @@ fn user_cmd(args: &[&str], env: &HashMap<String, String>, stdin: &str) -> Output
 }
 
 fn login(port: u16, login: &str, password: &str) -> Value {
-    let out = Command::new("curl")
-        .args([
-            "-sS",
-            "--max-time",
-            "30",
-            "-H",
-            "content-type: application/json",
-            "-d",
-        ])
-        .arg(serde_json::json!({ "login": login, "password": password }).to_string())
-        .arg(format!("http://127.0.0.1:{port}/api/auth/login"))
-        .output()
-        .unwrap();
-    serde_json::from_slice(&out.stdout).unwrap()
+    let body = serde_json::json!({ "login": login, "password": password });
+    post_json(port, "/api/auth/login", &body.to_string())
 }
 
 #[test]

@@ -195,26 +195,29 @@ pub fn wait_with_timeout(
     }
 }
 
+/// POSTs a JSON body with curl; the answer's JSON (the test fails on anything else).
+pub fn post_json(port: u16, path: &str, body: &str) -> serde_json::Value {
+    let out = Command::new("curl")
+        .args([
+            "-sS",
+            "--max-time",
+            "30",
+            "-H",
+            "content-type: application/json",
+            "-d",
+            body,
+        ])
+        .arg(format!("http://127.0.0.1:{port}{path}"))
+        .output()
+        .unwrap();
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|_| panic!("{path}: {}", String::from_utf8_lossy(&out.stdout)))
+}
+
 /// Registers a user on the server at `port`, signs in, and returns the header line that
 /// authenticates as them (`authorization: Bearer …`).
 pub fn sign_up(port: u16, handle: &str) -> String {
-    let curl = |path: &str, body: String| {
-        let out = Command::new("curl")
-            .args([
-                "-sS",
-                "--max-time",
-                "30",
-                "-H",
-                "content-type: application/json",
-                "-d",
-            ])
-            .arg(body)
-            .arg(format!("http://127.0.0.1:{port}{path}"))
-            .output()
-            .unwrap();
-        serde_json::from_slice::<serde_json::Value>(&out.stdout)
-            .unwrap_or_else(|_| panic!("{path}: {}", String::from_utf8_lossy(&out.stdout)))
-    };
+    let curl = |path: &str, body: String| post_json(port, path, &body);
     let password = "correct horse battery staple";
     let user = curl(
         "/api/auth/register",

@@ -577,22 +577,30 @@ impl Vault {
                 "the current password is wrong",
             ));
         }
+        let event = audit_event(
+            "password_changed",
+            Some(user.id),
+            Some(user.id),
+            meta,
+            json!({}),
+        );
+        self.replace_password(&user, new, &event).await
+    }
+
+    /// Checks `new` against the policy, stores its hash and ends every sign-in and access token
+    /// of the user, with the audit event, in one transaction.
+    pub(crate) async fn replace_password(
+        &self,
+        user: &UserRow,
+        new: &str,
+        event: &AuditEvent<'_>,
+    ) -> Result<()> {
         check_new_password(new, &user.handle, &user.email)?;
         let hash = self.passwords.hash(new).await?;
         let mut tx = self.db.begin().await?;
         users::set_password(&mut *tx, user.id, &hash).await?;
         sessions::revoke_all(&mut *tx, user.id).await?;
-        audit::record(
-            &mut *tx,
-            &audit_event(
-                "password_changed",
-                Some(user.id),
-                Some(user.id),
-                meta,
-                json!({}),
-            ),
-        )
-        .await?;
+        audit::record(&mut *tx, event).await?;
         tx.commit().await?;
         Ok(())
     }

@@ -126,23 +126,13 @@ impl Vault {
         let user = users::find_by_handle(&self.db, handle)
             .await?
             .ok_or(Error::NotFound("user"))?;
-        docuvault_domain::account::check_new_password(password, &user.handle, &user.email)?;
-        let hash = self.passwords.hash(password).await?;
-        let mut tx = self.db.begin().await?;
-        users::set_password(&mut *tx, user.id, &hash).await?;
-        sessions::revoke_all(&mut *tx, user.id).await?;
-        audit::record(
-            &mut *tx,
-            &audit_event(
-                "password_set_by_operator",
-                Some(user.id),
-                None,
-                &RequestMeta::default(),
-                json!({ "via": "cli" }),
-            ),
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(())
+        let event = audit_event(
+            "password_set_by_operator",
+            Some(user.id),
+            None,
+            &RequestMeta::default(),
+            json!({ "via": "cli" }),
+        );
+        self.replace_password(&user, password, &event).await
     }
 }
