@@ -42,7 +42,9 @@ def log(msg: str) -> None:
 
 
 def stack(*args: str) -> None:
-    subprocess.run([STACK, *args], check=True, capture_output=True)
+    done = subprocess.run([STACK, *args], capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"scripts/stack.sh {' '.join(args)} failed: {done.stderr.strip()[-800:]}")
 
 
 class Prober:

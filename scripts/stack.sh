@@ -203,7 +203,7 @@ EOF
       -webdav=false -admin.ui=false -s3.port.iceberg=0 -s3.port.lance=0 \
       >> "$STACK/s3/weed.log" 2>&1 < /dev/null &
     echo $! > "$STACK/s3/weed.pid"
-    for _ in $(seq 1 150); do s3_up && break; sleep 0.2; done
+    for _ in $(seq 1 300); do s3_up && break; sleep 0.2; done
     s3_up || die "SeaweedFS did not start; see $STACK/s3/weed.log"
   fi
   # The bucket is made with the root key: the app key is confined to it and cannot create buckets.
@@ -281,10 +281,21 @@ EOF
 # --- commands -----------------------------------------------------------------------------------
 
 stop_s3() {
+  local pid
   if [ -f "$STACK/s3/weed.pid" ] && kill -0 "$(cat "$STACK/s3/weed.pid")" 2>/dev/null; then
-    log "stopping SeaweedFS"; kill "$(cat "$STACK/s3/weed.pid")" || true
-    for _ in $(seq 1 50); do kill -0 "$(cat "$STACK/s3/weed.pid")" 2>/dev/null || break; sleep 0.1; done
+    pid="$(cat "$STACK/s3/weed.pid")"
+    log "stopping SeaweedFS"; kill "$pid" || true
+    # Under load on a slow machine it has taken more than 15 s to let go of its ports; a new
+    # one started meanwhile fails ("port 58340 for Master is not available").
+    for _ in $(seq 1 200); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    if kill -0 "$pid" 2>/dev/null; then
+      log "SeaweedFS did not stop within 20 s; killing it"; kill -9 "$pid" || true
+    fi
   fi
+  local port
+  for port in "$S3_PORT" $(seq "$WEED_BASE" $((WEED_BASE + 7))); do
+    for _ in $(seq 1 100); do port_busy "$port" || break; sleep 0.1; done
+  done
 }
 
 stop_redis() {
