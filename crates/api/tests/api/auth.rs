@@ -7,7 +7,7 @@ use base64::Engine;
 use reqwest::Method;
 use serde_json::json;
 
-use crate::helpers::{Cookies, Options, PASSWORD, TestApp};
+use crate::helpers::{Cookies, Mode, Options, PASSWORD, TestApp};
 
 fn b64(s: &str) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s)
@@ -655,4 +655,46 @@ async fn expired_sign_in_data_is_pruned_and_live_data_kept() {
         )
         .await;
     assert_eq!(status, 200);
+}
+
+#[tokio::test]
+async fn sign_in_answers_503_at_once_when_a_dependency_is_down() {
+    let app = TestApp::spawn_with_proxies().await;
+    // Rate limits live in Redis: without it, login fails closed (503), and says so at once.
+    app.proxies().redis.set(Mode::Down);
+    let started = std::time::Instant::now();
+    let (status, body, cookies) = app.login("alice", PASSWORD, None).await;
+    let took = started.elapsed();
+    app.assert_error((status, body), 503, "dependency_unavailable");
+    assert!(cookies.0.is_empty());
+    assert!(
+        took < Duration::from_secs(5),
+        "login took {took:?} with Redis down"
+    );
+    app.proxies().redis.set(Mode::Up);
+
+    // The bearer check reads the account from PostgreSQL.
+    app.proxies().postgres.set(Mode::Down);
+    let started = std::time::Instant::now();
+    let (status, body) = app.get_json("/api/me").await;
+    let took = started.elapsed();
+    app.assert_error((status, body), 503, "dependency_unavailable");
+    assert!(
+        took < Duration::from_secs(5),
+        "/api/me took {took:?} with PostgreSQL down"
+    );
+    app.proxies().postgres.set(Mode::Up);
+
+    // Both back: everything works again without a restart.
+    let mut ok = false;
+    for _ in 0..50 {
+        if app.login("alice", PASSWORD, None).await.0 == 200
+            && app.get_json("/api/me").await.0 == 200
+        {
+            ok = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(ok, "did not recover");
 }
