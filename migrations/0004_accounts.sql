@@ -53,13 +53,10 @@ ALTER TABLE users
     -- SHA-256 hashes of the unused recovery codes.
     ADD COLUMN recovery_codes  text[] NOT NULL DEFAULT '{}',
     -- Set when a stolen refresh token was detected; shown (and cleared) at the next login.
-    ADD COLUMN security_notice text,
-    ADD COLUMN updated_at      timestamptz NOT NULL DEFAULT now();
+    ADD COLUMN security_notice text;
 -- Handles and emails are unique whatever their case.
 CREATE UNIQUE INDEX users_handle_lower_key ON users (lower(handle));
 CREATE UNIQUE INDEX users_email_lower_key ON users (lower(email));
-CREATE TRIGGER users_set_updated_at BEFORE UPDATE ON users
-    FOR EACH ROW EXECUTE FUNCTION set_updated_at();
 
 -- Refresh tokens rotate on every use. All tokens of one sign-in share a family; presenting a
 -- token that was already rotated (`used_at` set) revokes the whole family (RFC 9700 §4.14).

@@ -84,20 +84,26 @@ pub fn router(state: AppState) -> Router {
     openapi.info.version = env!("CARGO_PKG_VERSION").to_owned();
     require_bearer(&mut openapi);
     let spec: Arc<str> = openapi.to_json().unwrap_or_default().into();
-    let security = crate::security::layers(&state.vault.auth);
+    let auth = state.vault.auth.clone();
 
-    api.merge(routes::metrics::router())
+    let api = api
+        .merge(routes::metrics::router())
         .route(
-        "/api/openapi.json",
-        get(move || {
-            let spec = Arc::clone(&spec);
-            async move { ([(header::CONTENT_TYPE, "application/json")], spec.to_string()) }
-        }),
-    )
-    .fallback(not_found)
-    .method_not_allowed_fallback(method_not_allowed)
-    .with_state(state)
-    .layer(security)
+            "/api/openapi.json",
+            get(move || {
+                let spec = Arc::clone(&spec);
+                async move {
+                    (
+                        [(header::CONTENT_TYPE, "application/json")],
+                        spec.to_string(),
+                    )
+                }
+            }),
+        )
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .with_state(state);
+    crate::security::apply(api, &auth)
     .layer(CatchPanicLayer::custom(|_| {
         error_response(StatusCode::INTERNAL_SERVER_ERROR, "internal_error", "an unexpected error occurred")
     }))

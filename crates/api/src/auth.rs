@@ -11,6 +11,7 @@ use std::net::{IpAddr, SocketAddr};
 use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, header};
+use axum::response::Response;
 use docuvault_core::Error;
 use docuvault_core::services::accounts::{Caller, RequestMeta};
 
@@ -111,33 +112,30 @@ pub fn csrf_header(headers: &HeaderMap) -> Option<&str> {
     headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok())
 }
 
-/// The two cookies of a sign-in: the refresh token (script cannot read it; sent only to
-/// `/api/auth`) and the CSRF token (script reads it after a reload to call refresh).
-pub fn session_cookies(state: &AppState, refresh: &str, csrf: &str) -> [HeaderValue; 2] {
+/// Sets the two cookies of a sign-in on `resp`: the refresh token (script cannot read it; sent
+/// only to `/api/auth`) and the CSRF token (script reads it after a reload to call refresh).
+/// `None` clears both.
+pub fn set_session_cookies(resp: &mut Response, state: &AppState, session: Option<(&str, &str)>) {
     let secure = if state.vault.auth.cookie_secure {
         "; Secure"
     } else {
         ""
     };
-    let max_age = state.vault.auth.refresh_ttl.as_secs();
-    [
-        format!("{REFRESH_COOKIE}={refresh}; HttpOnly{secure}; SameSite=Strict; Path=/api/auth; Max-Age={max_age}"),
+    let (refresh, csrf, max_age) = match session {
+        Some((refresh, csrf)) => (refresh, csrf, state.vault.auth.refresh_ttl.as_secs()),
+        None => ("", "", 0),
+    };
+    for c in [
+        format!(
+            "{REFRESH_COOKIE}={refresh}; HttpOnly{secure}; SameSite=Strict; Path=/api/auth; Max-Age={max_age}"
+        ),
         format!("{CSRF_COOKIE}={csrf}{secure}; SameSite=Strict; Path=/; Max-Age={max_age}"),
-    ]
-    .map(|c| HeaderValue::from_str(&c).unwrap_or_else(|_| HeaderValue::from_static("")))
-}
-
-pub fn cleared_cookies(state: &AppState) -> [HeaderValue; 2] {
-    let secure = if state.vault.auth.cookie_secure {
-        "; Secure"
-    } else {
-        ""
-    };
-    [
-        format!("{REFRESH_COOKIE}=; HttpOnly{secure}; SameSite=Strict; Path=/api/auth; Max-Age=0"),
-        format!("{CSRF_COOKIE}={secure}; SameSite=Strict; Path=/; Max-Age=0"),
-    ]
-    .map(|c| HeaderValue::from_str(&c).unwrap_or_else(|_| HeaderValue::from_static("")))
+    ] {
+        // Tokens are base64url, always a valid header value.
+        if let Ok(v) = HeaderValue::from_str(&c) {
+            resp.headers_mut().append(header::SET_COOKIE, v);
+        }
+    }
 }
 
 #[cfg(test)]

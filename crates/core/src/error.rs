@@ -84,6 +84,13 @@ impl Error {
         }
     }
 
+    pub fn conflict(code: &'static str, message: impl Into<String>) -> Self {
+        Self::Conflict {
+            code,
+            message: message.into(),
+        }
+    }
+
     pub fn unauthorized(code: &'static str, message: impl Into<String>) -> Self {
         Self::Unauthorized {
             code,

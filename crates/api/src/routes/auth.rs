@@ -3,7 +3,7 @@
 //! refresh token travels only in its `HttpOnly; SameSite=Strict` cookie.
 
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -11,9 +11,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::app::AppState;
-use crate::auth::{
-    AuthUser, Meta, REFRESH_COOKIE, cleared_cookies, cookie, csrf_header, session_cookies,
-};
+use crate::auth::{AuthUser, Meta, REFRESH_COOKIE, cookie, csrf_header, set_session_cookies};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::Json;
 use crate::routes::me::UserDto;
@@ -95,19 +93,16 @@ pub struct TotpRequiredDto {
 
 fn signed_in(state: &AppState, s: SignIn) -> Response {
     let csrf = state.vault.tokens.csrf_token(s.family_id);
-    let cookies = session_cookies(state, &s.refresh_token, &csrf);
     let body = SignInDto {
         access_token: s.access_token,
         token_type: "Bearer",
         expires_in: s.expires_in,
-        csrf_token: csrf,
+        csrf_token: csrf.clone(),
         user: s.user.into(),
         security_notice: s.security_notice,
     };
     let mut resp = Json(body).into_response();
-    for c in cookies {
-        resp.headers_mut().append(header::SET_COOKIE, c);
-    }
+    set_session_cookies(&mut resp, state, Some((&s.refresh_token, &csrf)));
     resp
 }
 
@@ -194,9 +189,7 @@ async fn logout(
         )
         .await?;
     let mut resp = StatusCode::NO_CONTENT.into_response();
-    for c in cleared_cookies(&state) {
-        resp.headers_mut().append(header::SET_COOKIE, c);
-    }
+    set_session_cookies(&mut resp, &state, None);
     Ok(resp)
 }
 
@@ -212,9 +205,7 @@ async fn logout_all(
 ) -> Result<Response, ApiError> {
     state.vault.logout_all(&caller, &meta).await?;
     let mut resp = StatusCode::NO_CONTENT.into_response();
-    for c in cleared_cookies(&state) {
-        resp.headers_mut().append(header::SET_COOKIE, c);
-    }
+    set_session_cookies(&mut resp, &state, None);
     Ok(resp)
 }
 

@@ -107,6 +107,10 @@ impl AiClient {
                     })
             })
             .transpose()?;
+        if kind == AiProviderKind::Local {
+            return Ok(Box::new(local::Local));
+        }
+        // Only a remote provider needs to know whether the owner may reach private addresses.
         let unlimited = self.allow_private
             || users::auth_state(db, owner)
                 .await?

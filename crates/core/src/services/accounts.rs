@@ -29,7 +29,25 @@ pub struct RequestMeta {
 }
 
 impl RequestMeta {
-    fn ip_key(&self) -> String {
+    /// An audit event from this request's address.
+    pub(crate) fn event<'a>(
+        &self,
+        event_type: &'a str,
+        user: Option<Uuid>,
+        actor: Option<Uuid>,
+        metadata: serde_json::Value,
+    ) -> AuditEvent<'a> {
+        AuditEvent {
+            event_type,
+            user_id: user,
+            actor_id: actor,
+            ip: self.ip,
+            metadata,
+        }
+    }
+
+    /// The client address as a rate-limit key.
+    pub(crate) fn ip_key(&self) -> String {
         self.ip
             .map_or_else(|| "unknown".to_owned(), |ip| ip.to_string())
     }
@@ -113,22 +131,6 @@ fn invalid_refresh() -> Error {
     Error::unauthorized("invalid_refresh_token", "sign in again")
 }
 
-pub(crate) fn audit_event<'a>(
-    event_type: &'a str,
-    user: Option<Uuid>,
-    actor: Option<Uuid>,
-    meta: &RequestMeta,
-    metadata: serde_json::Value,
-) -> AuditEvent<'a> {
-    AuditEvent {
-        event_type,
-        user_id: user,
-        actor_id: actor,
-        ip: meta.ip,
-        metadata,
-    }
-}
-
 impl Vault {
     /// The bearer check: a valid signature, an active account and the current token version.
     pub async fn authenticate(&self, bearer: &str) -> Result<Caller> {
@@ -178,11 +180,10 @@ impl Vault {
             .await?;
         audit::record(
             &self.db,
-            &audit_event(
+            &meta.event(
                 "user_registered",
                 Some(user.id),
                 Some(user.id),
-                meta,
                 json!({ "handle": user.handle }),
             ),
         )
@@ -276,11 +277,10 @@ impl Vault {
         let signed_in = self.start_session(user, family, meta).await?;
         audit::record(
             &self.db,
-            &audit_event(
+            &meta.event(
                 "login_succeeded",
                 Some(signed_in.user.id),
                 Some(signed_in.user.id),
-                meta,
                 json!({ "family_id": family }),
             ),
         )
@@ -301,23 +301,16 @@ impl Vault {
             .await?;
         audit::record(
             &self.db,
-            &audit_event(
-                "login_failed",
-                user,
-                None,
-                meta,
-                json!({ "reason": reason }),
-            ),
+            &meta.event("login_failed", user, None, json!({ "reason": reason })),
         )
         .await?;
         if failures == i64::from(self.auth.rate_per_account) {
             audit::record(
                 &self.db,
-                &audit_event(
+                &meta.event(
                     "login_locked",
                     user,
                     None,
-                    meta,
                     json!({ "failures": failures, "window_secs": self.auth.rate_window.as_secs() }),
                 ),
             )
@@ -343,11 +336,10 @@ impl Vault {
         if users::use_recovery_code(&self.db, user.id, &token_hash(&normalised)).await? {
             audit::record(
                 &self.db,
-                &audit_event(
+                &meta.event(
                     "recovery_code_used",
                     Some(user.id),
                     Some(user.id),
-                    meta,
                     json!({}),
                 ),
             )
@@ -436,11 +428,10 @@ impl Vault {
             users::set_security_notice(&mut *tx, row.user_id, "A sign-in token of yours was used twice, which means it was copied. That session was ended; if this was not you, change your password.").await?;
             audit::record(
                 &mut *tx,
-                &audit_event(
+                &meta.event(
                     "refresh_token_reuse",
                     Some(row.user_id),
                     None,
-                    meta,
                     json!({ "family_id": row.family_id }),
                 ),
             )
@@ -504,11 +495,10 @@ impl Vault {
         sessions::revoke_family(&mut *tx, row.family_id).await?;
         audit::record(
             &mut *tx,
-            &audit_event(
+            &meta.event(
                 "logout",
                 Some(row.user_id),
                 Some(row.user_id),
-                meta,
                 json!({ "family_id": row.family_id }),
             ),
         )
@@ -524,11 +514,10 @@ impl Vault {
         users::bump_token_version(&mut *tx, caller.id).await?;
         audit::record(
             &mut *tx,
-            &audit_event(
+            &meta.event(
                 "logout_all",
                 Some(caller.id),
                 Some(caller.id),
-                meta,
                 json!({ "tokens_revoked": families }),
             ),
         )
@@ -577,13 +566,7 @@ impl Vault {
                 "the current password is wrong",
             ));
         }
-        let event = audit_event(
-            "password_changed",
-            Some(user.id),
-            Some(user.id),
-            meta,
-            json!({}),
-        );
+        let event = meta.event("password_changed", Some(user.id), Some(user.id), json!({}));
         self.replace_password(&user, new, &event).await
     }
 

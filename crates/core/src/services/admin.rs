@@ -6,7 +6,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 use super::Vault;
-use super::accounts::{Caller, RequestMeta, audit_event};
+use super::accounts::{Caller, RequestMeta};
 use crate::db::audit::{self, AuditRow};
 use crate::db::sessions;
 use crate::db::users::{self, AdminUserRow};
@@ -53,7 +53,7 @@ impl Vault {
         let before = users::admin_get(&mut *tx, id)
             .await?
             .ok_or(Error::NotFound("user"))?;
-        let event = |t, m| audit_event(t, Some(id), Some(caller.id), meta, m);
+        let event = |t, m| meta.event(t, Some(id), Some(caller.id), m);
         if let Some(active) = changes.is_active.filter(|a| *a != before.is_active) {
             users::set_active(&mut *tx, id, active).await?;
             if !active {
@@ -96,10 +96,10 @@ impl Vault {
             .await?;
         }
         if users::active_admins(&mut *tx).await? == 0 {
-            return Err(Error::Conflict {
-                code: "last_admin",
-                message: "this would leave no active admin".into(),
-            });
+            return Err(Error::conflict(
+                "last_admin",
+                "this would leave no active admin",
+            ));
         }
         let after = users::admin_get(&mut *tx, id)
             .await?
@@ -126,11 +126,10 @@ impl Vault {
         let user = users::find_by_handle(&self.db, handle)
             .await?
             .ok_or(Error::NotFound("user"))?;
-        let event = audit_event(
+        let event = RequestMeta::default().event(
             "password_set_by_operator",
             Some(user.id),
             None,
-            &RequestMeta::default(),
             json!({ "via": "cli" }),
         );
         self.replace_password(&user, password, &event).await

@@ -9,7 +9,7 @@ use chrono::Utc;
 use serde_json::json;
 
 use super::Vault;
-use super::accounts::{RequestMeta, audit_event};
+use super::accounts::RequestMeta;
 use crate::auth::{random_token, token_hash};
 use crate::db::{audit, password_resets, sessions, users};
 use crate::error::{Error, Result};
@@ -20,9 +20,7 @@ pub const RESET_TTL: Duration = Duration::from_secs(30 * 60);
 
 impl Vault {
     pub async fn request_password_reset(&self, email: &str, meta: &RequestMeta) -> Result<()> {
-        let ip = meta
-            .ip
-            .map_or_else(|| "unknown".to_owned(), |ip| ip.to_string());
+        let ip = meta.ip_key();
         self.limiter
             .hit(
                 "reset-ip",
@@ -52,13 +50,7 @@ impl Vault {
         password_resets::insert(&self.db, &token_hash(&token), user.id, expires).await?;
         audit::record(
             &self.db,
-            &audit_event(
-                "password_reset_requested",
-                Some(user.id),
-                None,
-                meta,
-                json!({}),
-            ),
+            &meta.event("password_reset_requested", Some(user.id), None, json!({})),
         )
         .await?;
 
@@ -95,9 +87,7 @@ impl Vault {
         new_password: &str,
         meta: &RequestMeta,
     ) -> Result<()> {
-        let ip = meta
-            .ip
-            .map_or_else(|| "unknown".to_owned(), |ip| ip.to_string());
+        let ip = meta.ip_key();
         self.limiter
             .hit(
                 "reset-confirm-ip",
@@ -128,13 +118,7 @@ impl Vault {
         sessions::revoke_all(&mut *tx, user_id).await?;
         audit::record(
             &mut *tx,
-            &audit_event(
-                "password_reset",
-                Some(user_id),
-                Some(user_id),
-                meta,
-                json!({}),
-            ),
+            &meta.event("password_reset", Some(user_id), Some(user_id), json!({})),
         )
         .await?;
         tx.commit().await?;

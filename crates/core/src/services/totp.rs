@@ -5,7 +5,7 @@
 use serde_json::json;
 
 use super::Vault;
-use super::accounts::{Caller, RequestMeta, audit_event};
+use super::accounts::{Caller, RequestMeta};
 use crate::auth::{random_bytes, token_hash, totp};
 use crate::crypto::Purpose;
 use crate::db::{audit, users};
@@ -54,10 +54,10 @@ impl Vault {
         let sealed = self.sealer.seal(Purpose::TotpSecret, caller.id, &secret)?;
         let stored = base64::engine::general_purpose::STANDARD.encode(sealed);
         if !users::set_pending_totp(&self.db, caller.id, &stored).await? {
-            return Err(Error::Conflict {
-                code: "totp_already_enabled",
-                message: "two-factor sign-in is already on; turn it off first".into(),
-            });
+            return Err(Error::conflict(
+                "totp_already_enabled",
+                "two-factor sign-in is already on; turn it off first",
+            ));
         }
         let otpauth_uri = totp::otpauth_uri(&secret, &caller.handle);
         Ok(TotpEnrolment {
@@ -79,16 +79,16 @@ impl Vault {
             .await?
             .ok_or(Error::NotFound("user"))?;
         if user.totp_enabled {
-            return Err(Error::Conflict {
-                code: "totp_already_enabled",
-                message: "two-factor sign-in is already on".into(),
-            });
+            return Err(Error::conflict(
+                "totp_already_enabled",
+                "two-factor sign-in is already on",
+            ));
         }
         let Some(secret) = self.totp_secret(&user)? else {
-            return Err(Error::Conflict {
-                code: "totp_not_enrolled",
-                message: "start with POST /api/me/totp/enroll".into(),
-            });
+            return Err(Error::conflict(
+                "totp_not_enrolled",
+                "start with POST /api/me/totp/enroll",
+            ));
         };
         let Some(step) = totp::check(&secret, code, totp::now_unix(), user.totp_last_step) else {
             return Err(Error::bad_request(
@@ -101,20 +101,14 @@ impl Vault {
             .collect::<anyhow::Result<Vec<_>>>()?;
         let hashes: Vec<String> = codes.iter().map(|c| token_hash(c)).collect();
         if !users::enable_totp(&self.db, user.id, step, &hashes).await? {
-            return Err(Error::Conflict {
-                code: "totp_already_enabled",
-                message: "two-factor sign-in was turned on meanwhile".into(),
-            });
+            return Err(Error::conflict(
+                "totp_already_enabled",
+                "two-factor sign-in was turned on meanwhile",
+            ));
         }
         audit::record(
             &self.db,
-            &audit_event(
-                "totp_enabled",
-                Some(user.id),
-                Some(user.id),
-                meta,
-                json!({}),
-            ),
+            &meta.event("totp_enabled", Some(user.id), Some(user.id), json!({})),
         )
         .await?;
         Ok(codes)
@@ -132,10 +126,10 @@ impl Vault {
             .await?
             .ok_or(Error::NotFound("user"))?;
         if !user.totp_enabled {
-            return Err(Error::Conflict {
-                code: "totp_not_enabled",
-                message: "two-factor sign-in is not on".into(),
-            });
+            return Err(Error::conflict(
+                "totp_not_enabled",
+                "two-factor sign-in is not on",
+            ));
         }
         if !self
             .passwords
@@ -153,13 +147,7 @@ impl Vault {
         users::disable_totp(&self.db, user.id).await?;
         audit::record(
             &self.db,
-            &audit_event(
-                "totp_disabled",
-                Some(user.id),
-                Some(user.id),
-                meta,
-                json!({}),
-            ),
+            &meta.event("totp_disabled", Some(user.id), Some(user.id), json!({})),
         )
         .await?;
         Ok(())
