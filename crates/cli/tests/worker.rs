@@ -33,9 +33,10 @@ fn api(port: u16, auth: &str, args: &[&str], path: &str) -> Value {
 
 const JSON: [&str; 2] = ["-H", "content-type: application/json"];
 
-/// An OpenAI-compatible server: the first request is held unanswered (the worker is killed
-/// while it waits); every later one is answered "Finance". Reports each request's arrival.
-fn fake_openai() -> (u16, mpsc::Receiver<usize>) {
+/// An OpenAI-compatible server: the first `held` requests are held unanswered (the worker is
+/// killed while it waits); every later one is answered "Finance". Reports each request's
+/// arrival.
+fn fake_openai(held: usize) -> (u16, mpsc::Receiver<usize>) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     let (tx, rx) = mpsc::channel();
@@ -56,7 +57,7 @@ fn fake_openai() -> (u16, mpsc::Receiver<usize>) {
                 let mut body = vec![0; length];
                 reader.read_exact(&mut body).ok();
                 tx.send(n).ok();
-                if n == 0 {
+                if n < held {
                     std::thread::sleep(Duration::from_secs(120));
                     return;
                 }
@@ -85,40 +86,8 @@ fn a_killed_workers_job_is_finished_by_another_worker_once() {
     );
     let (server, port) = serve(&["serve"], &env);
     let auth = sign_up(port, "alice");
-    let (ai_port, requests) = fake_openai();
-    let topic = api(
-        port,
-        &auth,
-        &[
-            &JSON[..],
-            &["-d", r#"{"name":"Finance","description":"invoices"}"#],
-        ]
-        .concat(),
-        "/api/topics",
-    );
-    assert_eq!(topic["name"], "Finance", "{topic}");
-    let settings = format!(
-        r#"{{"provider":"openai","model":"m","base_url":"http://127.0.0.1:{ai_port}/v1"}}"#
-    );
-    let saved = api(
-        port,
-        &auth,
-        &[&JSON[..], &["-X", "PUT", "-d", &settings]].concat(),
-        "/api/settings",
-    );
-    assert_eq!(saved["provider"], "openai", "{saved}");
-    let file = empty_dir("worker").join("invoice.txt");
-    std::fs::write(&file, "Invoice: amount due 120 EUR").unwrap();
-    let doc = api(
-        port,
-        &auth,
-        &["-F", &format!("file=@{}", file.display())],
-        "/api/documents/upload",
-    );
-    let id = doc["id"]
-        .as_str()
-        .unwrap_or_else(|| panic!("upload: {doc}"))
-        .to_owned();
+    let (ai_port, requests) = fake_openai(1);
+    let id = upload_for_provider(port, &auth, ai_port);
     let path = format!("/api/documents/{id}");
 
     // Worker A takes the job and is killed while the provider has not answered.
@@ -133,16 +102,7 @@ fn a_killed_workers_job_is_finished_by_another_worker_once() {
     assert_eq!(api(port, &auth, &[], &path)["status"], "processing");
 
     // Worker B takes it over once A's lease has expired, and finishes.
-    let mut second = Running(start(&["worker", "--once"], &env));
-    let status = wait_with_timeout(&mut second.0, Duration::from_secs(60));
-    let mut log = String::new();
-    second
-        .0
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut log)
-        .ok();
+    let (status, log) = run_once(&env);
     assert!(status.success(), "worker B: {log}");
     assert_eq!(requests.recv_timeout(Duration::from_secs(1)), Ok(1));
     assert!(
@@ -160,6 +120,104 @@ fn a_killed_workers_job_is_finished_by_another_worker_once() {
         "the takeover is attempt 2: {log:?}"
     );
     drop(server);
+}
+
+#[test]
+fn a_document_that_kills_its_worker_every_time_ends_failed() {
+    let (_scratch, env) = migrated(
+        "poison",
+        &[
+            ("JOB_VISIBILITY_SECS", "2"),
+            ("JOB_MAX_ATTEMPTS", "2"),
+            ("AI_ALLOW_PRIVATE_ENDPOINTS", "true"),
+        ],
+    );
+    let (server, port) = serve(&["serve"], &env);
+    let auth = sign_up(port, "alice");
+    // Every request is held: each worker that takes the document is killed while it waits, as
+    // if the document crashed it.
+    let (ai_port, requests) = fake_openai(usize::MAX);
+    let id = upload_for_provider(port, &auth, ai_port);
+    let path = format!("/api/documents/{id}");
+    for kill in 0..2 {
+        let mut worker = Running(start(&["worker"], &env));
+        assert_eq!(
+            requests.recv_timeout(Duration::from_secs(30)),
+            Ok(kill),
+            "worker {kill} never took the document"
+        );
+        worker.0.kill().unwrap(); // SIGKILL
+        worker.0.wait().unwrap();
+    }
+    // The third taker finds two attempts lost with their workers: the document fails instead
+    // of taking this worker down too (before, it ran again, and again, forever).
+    let (status, log) = run_once(&env);
+    assert!(status.success(), "worker: {log}");
+    assert!(
+        requests.try_recv().is_err(),
+        "the document was tried a third time"
+    );
+    let done = api(port, &auth, &[], &path);
+    assert_eq!(done["status"], "failed", "{done}");
+    let error = done["error"].as_str().unwrap();
+    assert!(
+        error.starts_with("gave up after 2 attempts: the worker processing it stopped"),
+        "{error}"
+    );
+    drop(server);
+}
+
+/// `docuvault worker --once` until it is idle: its exit status and its log.
+fn run_once(env: &std::collections::HashMap<String, String>) -> (std::process::ExitStatus, String) {
+    let mut worker = Running(start(&["worker", "--once"], env));
+    let status = wait_with_timeout(&mut worker.0, Duration::from_secs(60));
+    let mut log = String::new();
+    worker
+        .0
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut log)
+        .ok();
+    (status, log)
+}
+
+/// Makes the topic "Finance", points alice's AI settings at the stand-in provider on
+/// `ai_port`, uploads an invoice and returns its id.
+fn upload_for_provider(port: u16, auth: &str, ai_port: u16) -> String {
+    let topic = api(
+        port,
+        auth,
+        &[
+            &JSON[..],
+            &["-d", r#"{"name":"Finance","description":"invoices"}"#],
+        ]
+        .concat(),
+        "/api/topics",
+    );
+    assert_eq!(topic["name"], "Finance", "{topic}");
+    let settings = format!(
+        r#"{{"provider":"openai","model":"m","base_url":"http://127.0.0.1:{ai_port}/v1"}}"#
+    );
+    let saved = api(
+        port,
+        auth,
+        &[&JSON[..], &["-X", "PUT", "-d", &settings]].concat(),
+        "/api/settings",
+    );
+    assert_eq!(saved["provider"], "openai", "{saved}");
+    let file = empty_dir("worker").join("invoice.txt");
+    std::fs::write(&file, "Invoice: amount due 120 EUR").unwrap();
+    let doc = api(
+        port,
+        auth,
+        &["-F", &format!("file=@{}", file.display())],
+        "/api/documents/upload",
+    );
+    doc["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("upload: {doc}"))
+        .to_owned()
 }
 
 #[test]

@@ -56,6 +56,9 @@ pub struct AuthConfig {
     pub rate_window: Duration,
     pub rate_per_account: u32,
     pub rate_per_ip: u32,
+    /// The bearer token a Prometheus scraper sends to `/metrics`; without one, `/metrics`
+    /// answers 404 (it shows the installation's activity, so it is never public by default).
+    pub metrics_token: Option<Secret<String>>,
 }
 
 #[derive(Debug, Clone)]
@@ -91,6 +94,8 @@ pub struct PipelineConfig {
     pub retry_base: Duration,
     /// Wall-clock bound on extracting one document's text.
     pub extract_timeout: Duration,
+    /// Bytes of text kept from one document; a longer text is cut and marked truncated.
+    pub extract_max_text_bytes: usize,
     /// Characters of extracted text sent to an AI provider (the rest is cut off).
     pub classify_max_chars: usize,
     /// Bound on one AI provider request.
@@ -188,12 +193,19 @@ impl Config {
             max_attempts: env.parse_or("JOB_MAX_ATTEMPTS", 5)?,
             retry_base: Duration::from_millis(env.parse_or("JOB_RETRY_BASE_MS", 10_000)?),
             extract_timeout: Duration::from_secs(env.parse_or("EXTRACT_TIMEOUT_SECS", 60)?),
+            extract_max_text_bytes: env.parse_or(
+                "EXTRACT_MAX_TEXT_BYTES",
+                crate::pipeline::extract::DEFAULT_MAX_TEXT_BYTES,
+            )?,
             classify_max_chars: env.parse_or("AI_MAX_INPUT_CHARS", 12_000)?,
             ai_timeout: Duration::from_secs(env.parse_or("AI_TIMEOUT_SECS", 60)?),
             ai_allow_private: env.parse_or("AI_ALLOW_PRIVATE_ENDPOINTS", false)?,
         };
         if pipeline.concurrency == 0 {
             return Err(env.problem("WORKER_CONCURRENCY", "must be at least 1"));
+        }
+        if pipeline.extract_max_text_bytes == 0 {
+            return Err(env.problem("EXTRACT_MAX_TEXT_BYTES", "must be at least 1"));
         }
         if pipeline.max_attempts < 1 {
             return Err(env.problem("JOB_MAX_ATTEMPTS", "must be at least 1"));
@@ -265,7 +277,18 @@ fn auth_config(env: &Env<'_>) -> Result<AuthConfig, ConfigError> {
         rate_window: Duration::from_secs(env.parse_or("AUTH_RATE_WINDOW_SECS", 900)?),
         rate_per_account: env.parse_or("AUTH_RATE_MAX_PER_ACCOUNT", 10)?,
         rate_per_ip: env.parse_or("AUTH_RATE_MAX_PER_IP", 50)?,
+        metrics_token: env.optional("METRICS_TOKEN").map(Secret::new),
     };
+    if auth
+        .metrics_token
+        .as_ref()
+        .is_some_and(|t| t.expose().len() < 16)
+    {
+        return Err(env.problem(
+            "METRICS_TOKEN",
+            "must be at least 16 characters (generate one with: openssl rand -hex 24)",
+        ));
+    }
     for (var, zero) in [
         ("ACCESS_TOKEN_TTL_SECS", auth.access_ttl.is_zero()),
         ("REFRESH_TOKEN_TTL_DAYS", auth.refresh_ttl.is_zero()),

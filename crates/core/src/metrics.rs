@@ -1,7 +1,8 @@
 //! Job metrics shared by every worker process: counters and a duration histogram kept in one
 //! Redis hash (`{REDIS_KEY_PREFIX}:metrics`), so `GET /metrics` on any API instance shows the
-//! whole installation. Rendered in the Prometheus text format together with the documents per
-//! status from PostgreSQL. Recording is best effort: a Redis outage never fails a job.
+//! whole installation. Rendered in the Prometheus text format together with the documents
+//! waiting and failed from PostgreSQL (cheap at any table size: `db::pipeline::status_counts`).
+//! Recording is best effort: a Redis outage never fails a job.
 
 use std::fmt::Write as _;
 
@@ -11,7 +12,6 @@ use crate::redis_client::RedisClient;
 /// Upper bounds (seconds) of the job-duration histogram's buckets.
 const BUCKETS: [f64; 11] = [0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0];
 const OUTCOMES: [&str; 4] = ["classified", "failed", "retried", "lost"];
-const STATUSES: [&str; 4] = ["pending", "processing", "classified", "failed"];
 
 #[derive(Debug, Clone)]
 pub struct Metrics {
@@ -78,16 +78,26 @@ impl Metrics {
         if let Ok(counts) = counts {
             let _ = writeln!(
                 out,
-                "# HELP docuvault_documents Documents by pipeline status."
+                "# HELP docuvault_documents Documents waiting in or failed by the pipeline."
             );
             let _ = writeln!(out, "# TYPE docuvault_documents gauge");
-            for status in STATUSES {
-                let n = counts
-                    .iter()
-                    .find(|(s, _)| s == status)
-                    .map_or(0, |(_, n)| *n);
+            for (status, n) in [
+                ("pending", counts.pending),
+                ("processing", counts.processing),
+                ("failed", counts.failed),
+            ] {
                 let _ = writeln!(out, "docuvault_documents{{status=\"{status}\"}} {n}");
             }
+            let _ = writeln!(
+                out,
+                "# HELP docuvault_documents_estimated_total All documents, as PostgreSQL's planner estimates them (no full count on a scrape)."
+            );
+            let _ = writeln!(out, "# TYPE docuvault_documents_estimated_total gauge");
+            let _ = writeln!(
+                out,
+                "docuvault_documents_estimated_total {}",
+                counts.estimated_total
+            );
         }
         if let Ok(stored) = stored {
             let get = |field: &str| {

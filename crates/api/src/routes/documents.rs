@@ -55,8 +55,12 @@ pub struct DocumentDto {
     pub size_bytes: i64,
     /// `pending`, `processing`, `classified` or `failed`.
     pub status: String,
-    /// Why processing failed, when it did.
+    /// Why processing failed (or why the last attempt did, while it is retried): a sentence
+    /// for people.
     pub error: Option<String>,
+    /// The document's text was longer than the server keeps (`EXTRACT_MAX_TEXT_BYTES`): it was
+    /// cut there and classified on what was kept.
+    pub text_truncated: bool,
     pub topics: Vec<TopicRefDto>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -72,6 +76,7 @@ impl From<Document> for DocumentDto {
             size_bytes: r.size_bytes,
             status: r.status,
             error: r.error,
+            text_truncated: r.text_truncated,
             topics: d
                 .topics
                 .into_iter()

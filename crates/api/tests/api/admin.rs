@@ -148,3 +148,42 @@ async fn the_last_active_admin_cannot_be_removed() {
     // The admin can still sign in.
     assert_eq!(app.login("root", PASSWORD, None).await.0, 200);
 }
+
+#[tokio::test]
+async fn two_admins_demoting_each_other_at_once_leave_one_admin() {
+    let app = TestApp::spawn().await;
+    let a = app.new_admin("root-a").await;
+    let b = app.new_admin("root-b").await;
+    for round in 0..10 {
+        sqlx::query("UPDATE users SET role = 'admin' WHERE handle IN ('root-a', 'root-b')")
+            .execute(&app.db)
+            .await
+            .unwrap();
+        let demote = |by: &crate::helpers::TestUser, whom: uuid::Uuid| {
+            by.client
+                .patch(app.url(&format!("/api/admin/users/{whom}")))
+                .json(&json!({ "role": "user" }))
+                .send()
+        };
+        let (ra, rb) = tokio::join!(demote(&a, b.id), demote(&b, a.id));
+        let statuses = [ra.unwrap().status().as_u16(), rb.unwrap().status().as_u16()];
+        let admins: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM users WHERE role = 'admin' AND is_active")
+                .fetch_one(&app.db)
+                .await
+                .unwrap();
+        // Before the fix both could succeed and leave none.
+        assert_eq!(admins, 1, "round {round}: {statuses:?}");
+        assert_eq!(
+            statuses.iter().filter(|s| **s == 200).count(),
+            1,
+            "round {round}: {statuses:?}"
+        );
+        // The other was refused: as the last admin (409) or, if it arrived after the demotion,
+        // as no longer an admin (403).
+        assert!(
+            statuses.iter().all(|s| [200, 403, 409].contains(s)),
+            "round {round}: {statuses:?}"
+        );
+    }
+}

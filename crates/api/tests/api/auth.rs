@@ -483,6 +483,62 @@ async fn brute_force_is_refused_then_allowed_after_the_window() {
 }
 
 #[tokio::test]
+async fn concurrent_guesses_cannot_beat_the_per_account_limit() {
+    let app = TestApp::spawn_with(Options {
+        env: vec![
+            ("AUTH_RATE_MAX_PER_ACCOUNT", "10".into()),
+            ("AUTH_RATE_MAX_PER_IP", "1000".into()),
+        ],
+        ..Options::default()
+    })
+    .await;
+    // 40 wrong passwords at once. Before the fix the limit was checked before any of them was
+    // counted, and all 40 were tried (all 401).
+    let guesses = (0..40).map(|i| {
+        let client = app.anonymous();
+        let url = app.url("/api/auth/login");
+        async move {
+            client
+                .post(url)
+                .json(&json!({ "login": "alice", "password": format!("wrong guess {i}!") }))
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    });
+    let statuses = futures::future::join_all(guesses).await;
+    let tried = statuses.iter().filter(|s| **s == 401).count();
+    let refused = statuses.iter().filter(|s| **s == 429).count();
+    assert_eq!((tried, refused), (10, 30), "{statuses:?}");
+    assert_eq!(app.audit("login_failed").await.len(), 10);
+    assert_eq!(app.audit("login_locked").await.len(), 1);
+}
+
+#[tokio::test]
+async fn a_right_password_gives_its_reserved_attempt_back() {
+    let app = TestApp::spawn_with(Options {
+        env: vec![("AUTH_RATE_MAX_PER_ACCOUNT", "3".into())],
+        ..Options::default()
+    })
+    .await;
+    // Two failures, then many successful logins: none of them uses up the allowance.
+    for _ in 0..2 {
+        assert_eq!(app.login("alice", "wrong password!!", None).await.0, 401);
+    }
+    for _ in 0..5 {
+        let (status, body, _) = app.login("alice", PASSWORD, None).await;
+        assert_eq!(status, 200, "{body}");
+    }
+    // Success cleared the failures: three more may be tried.
+    for _ in 0..3 {
+        assert_eq!(app.login("alice", "wrong password!!", None).await.0, 401);
+    }
+    assert_eq!(app.login("alice", PASSWORD, None).await.0, 429);
+}
+
+#[tokio::test]
 async fn attempts_per_address_are_limited_across_accounts() {
     let app = TestApp::spawn_with(Options {
         // The helper's registration and login already count.

@@ -7,6 +7,7 @@ mod auth;
 mod documents;
 mod errors;
 mod fake_ai;
+mod hardening;
 mod health;
 mod helpers;
 mod migrations;

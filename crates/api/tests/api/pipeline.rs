@@ -464,12 +464,23 @@ async fn reclassify_reruns_classification_with_the_current_topics() {
 
 #[tokio::test]
 async fn metrics_show_documents_by_status_and_job_counts() {
-    let app = TestApp::spawn().await;
+    let token = "scraper-token-0123456789";
+    let app = TestApp::spawn_with(Options {
+        env: vec![("METRICS_TOKEN", token.to_owned())],
+        ..Options::default()
+    })
+    .await;
     finance_and_health(&app).await;
     app.upload_ok("a.txt", INVOICE.as_bytes().to_vec()).await;
     app.upload_ok("b.txt", b"   ".to_vec()).await;
     app.process_all().await;
-    let resp = app.get("/metrics").await;
+    let resp = app
+        .anonymous()
+        .get(app.url("/metrics"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .expect("scrape");
     assert_eq!(resp.status(), 200);
     assert!(
         resp.headers()["content-type"]
@@ -481,9 +492,9 @@ async fn metrics_show_documents_by_status_and_job_counts() {
     for line in [
         "docuvault_up{dependency=\"postgres\"} 1",
         "docuvault_up{dependency=\"redis\"} 1",
-        "docuvault_documents{status=\"classified\"} 1",
         "docuvault_documents{status=\"failed\"} 1",
         "docuvault_documents{status=\"pending\"} 0",
+        "docuvault_documents{status=\"processing\"} 0",
         "docuvault_jobs_total{outcome=\"classified\"} 1",
         "docuvault_jobs_total{outcome=\"failed\"} 1",
         "docuvault_job_duration_seconds_count 2",
@@ -499,7 +510,7 @@ async fn metrics_show_documents_by_status_and_job_counts() {
 #[tokio::test]
 async fn pdf_extraction_is_bounded_in_time() {
     use docuvault_core::pipeline::JobError;
-    use docuvault_core::pipeline::extract::extract;
+    use docuvault_core::pipeline::extract::{DEFAULT_MAX_TEXT_BYTES, extract};
     use futures::StreamExt;
 
     let line: &[&str] =
@@ -517,6 +528,7 @@ async fn pdf_extraction_is_bounded_in_time() {
         docuvault_domain::FileKind::Pdf,
         body(),
         Duration::from_millis(20),
+        DEFAULT_MAX_TEXT_BYTES,
     )
     .await;
     match slow {
@@ -526,17 +538,75 @@ async fn pdf_extraction_is_bounded_in_time() {
         other => panic!("expected a timeout, got {other:?}"),
     }
     // The same file with time enough is read in full.
-    let text = extract(
+    let read = extract(
         docuvault_domain::FileKind::Pdf,
         body(),
         Duration::from_secs(30),
+        DEFAULT_MAX_TEXT_BYTES,
     )
     .await
     .expect("text");
+    assert!(!read.truncated);
     assert_eq!(
-        text.matches("repeated to make the file slow").count(),
+        read.text.matches("repeated to make the file slow").count(),
         40 * 1500
     );
+
+    // Over the text bound: cut there and marked, the reader killed at once instead of left
+    // blocked on a full pipe until the timeout (before the fix: "took longer than" here).
+    let cut = extract(
+        docuvault_domain::FileKind::Pdf,
+        body(),
+        Duration::from_secs(20),
+        64 * 1024,
+    )
+    .await
+    .expect("text over the bound is kept up to it");
+    assert!(cut.truncated);
+    assert!(
+        cut.text.len() <= 64 * 1024 && cut.text.len() > 60 * 1024,
+        "{}",
+        cut.text.len()
+    );
+    assert!(cut.text.starts_with("A line of text"));
+}
+
+#[tokio::test]
+async fn a_document_over_the_text_bound_is_classified_on_its_truncated_text() {
+    let app = TestApp::spawn_with(Options {
+        env: vec![
+            ("EXTRACT_MAX_TEXT_BYTES", (64 * 1024).to_string()),
+            ("EXTRACT_TIMEOUT_SECS", "20".to_owned()),
+        ],
+        ..Options::default()
+    })
+    .await;
+    finance_and_health(&app).await;
+    let line: &[&str] = &["Invoice total due, paid by bank transfer to the account."; 40];
+    let pages: Vec<Option<&[&str]>> = vec![Some(line); 600];
+    let id = app.upload_ok("book.pdf", pdf(&pages)).await["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let small = app
+        .upload_ok("short.txt", INVOICE.as_bytes().to_vec())
+        .await["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    assert_eq!(app.process_all().await.classified, 2);
+    let doc = document(&app, &id).await;
+    assert_eq!(doc["status"], "classified", "{doc}");
+    assert_eq!(doc["text_truncated"], true, "{doc}");
+    assert!(doc["error"].is_null(), "{doc}");
+    let text = doc["extracted_text"].as_str().expect("text");
+    assert!(
+        text.len() <= 64 * 1024 && text.len() > 60 * 1024,
+        "{}",
+        text.len()
+    );
+    assert_eq!(topic_names(&doc), ["Finance"]);
+    assert_eq!(document(&app, &small).await["text_truncated"], false);
 }
 
 #[tokio::test]

@@ -5,6 +5,12 @@
 //! is checked before the request, a name is resolved by [`PublicOnly`], which drops every
 //! non-public address, and redirects are not followed. Admins, or every owner when
 //! `AI_ALLOW_PRIVATE_ENDPOINTS=true` (Ollama on the LAN of a family server), are not limited.
+//!
+//! IPv6 is allowed only inside global unicast (2000::/3), and there not in the ranges that
+//! carry or reach an IPv4 address a router would translate (6to4, Teredo, and the NAT64
+//! prefixes below 2000::/3 are outside anyway) — `64:ff9b::7f00:1` is 127.0.0.1 behind a NAT64
+//! gateway. Proxies from the environment are never used for these requests (`HTTP_PROXY` would
+//! otherwise decide where a user's URL goes).
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
@@ -34,18 +40,20 @@ fn is_public_v4(ip: Ipv4Addr) -> bool {
         || a == 0
         || (a == 100 && (64..128).contains(&b)) // shared address space (CGNAT), RFC 6598
         || (a == 192 && b == 0 && ip.octets()[2] == 0) // IETF protocol assignments
+        || (a == 192 && b == 88 && ip.octets()[2] == 99) // 6to4 relay anycast, RFC 7526
         || (a == 198 && (b == 18 || b == 19)) // benchmarking, RFC 2544
         || a >= 240) // reserved
 }
 
 fn is_public_v6(ip: Ipv6Addr) -> bool {
-    let first = ip.segments()[0];
-    !(ip.is_loopback()
-        || ip.is_unspecified()
-        || ip.is_multicast()
-        || (first & 0xfe00) == 0xfc00 // unique local, fc00::/7
-        || (first & 0xffc0) == 0xfe80 // link-local, fe80::/10
-        || first == 0x2001 && ip.segments()[1] == 0x0db8) // documentation
+    let [first, second, ..] = ip.segments();
+    // Global unicast only: this leaves out loopback, unspecified, IPv4-compatible (::/96),
+    // NAT64 (64:ff9b::/96 and 64:ff9b:1::/48), discard (100::/64), unique local, link-local,
+    // site-local and multicast in one test.
+    let ietf = first == 0x2001 && second < 0x0200; // protocol assignments incl. Teredo, 2001::/23
+    let documentation = (first == 0x2001 && second == 0x0db8) || (first & 0xfff0) == 0x3ff0;
+    let six_to_four = first == 0x2002; // an IPv4 address in bits 16–47
+    (first & 0xe000) == 0x2000 && !ietf && !documentation && !six_to_four
 }
 
 /// Whether a URL's host may be contacted for an owner limited to public addresses. Names are
@@ -104,6 +112,21 @@ mod tests {
             "::ffff:127.0.0.1",
             "::ffff:169.254.169.254",
             "240.0.0.1",
+            "192.88.99.1",
+            // IPv4 behind NAT64, 6to4 and Teredo, and IPv4-compatible addresses.
+            "64:ff9b::7f00:1",
+            "64:ff9b::a9fe:a9fe",
+            "64:ff9b:1::a00:1",
+            "2002:7f00:1::1",
+            "2002:a9fe:a9fe::1",
+            "2001:0:4136:e378:8000:63bf:3fff:fdd2",
+            "::127.0.0.1",
+            "::10.0.0.1",
+            "100::1",
+            "fec0::1",
+            "ff02::1",
+            "2001:db8::1",
+            "3fff::1",
         ] {
             assert!(!is_public(private.parse().unwrap()), "{private}");
         }
@@ -125,6 +148,8 @@ mod tests {
         assert!(!ok("http://169.254.169.254/latest/meta-data"));
         assert!(!ok("http://localhost:8080/v1"));
         assert!(!ok("http://api.localhost/v1"));
+        assert!(!ok("http://[64:ff9b::7f00:1]/v1"));
+        assert!(!ok("http://[2002:7f00:1::]/v1"));
         assert!(ok("https://api.openai.com/v1"));
         assert!(ok("https://1.1.1.1/v1"));
     }

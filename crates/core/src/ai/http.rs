@@ -78,11 +78,10 @@ impl Remote {
                     )));
                 }
                 Err(e) => {
-                    return Err(JobError::transient(format!(
-                        "cannot reach the AI provider at {}: {}",
-                        host(url),
-                        root_cause(&e)
-                    )));
+                    return Err(JobError::internal(
+                        &format!("cannot reach the AI provider at {}", host(url)),
+                        root_cause(&e),
+                    ));
                 }
             };
             let status = response.status();
@@ -174,10 +173,7 @@ async fn read_limited(response: reqwest::Response) -> Result<Vec<u8>, JobError> 
             if e.is_timeout() {
                 JobError::transient("the AI provider's answer did not arrive in time")
             } else {
-                JobError::transient(format!(
-                    "the AI provider's answer broke off: {}",
-                    root_cause(&e)
-                ))
+                JobError::internal("the AI provider's answer broke off", root_cause(&e))
             }
         })?;
         if out.len() + chunk.len() > MAX_RESPONSE_BYTES {

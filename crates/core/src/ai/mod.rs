@@ -69,6 +69,9 @@ impl AiClient {
                 .user_agent(concat!("DocuVault/", env!("CARGO_PKG_VERSION")))
                 // A redirect could lead anywhere, past the checks below.
                 .redirect(reqwest::redirect::Policy::none())
+                // Nor may HTTP_PROXY/HTTPS_PROXY from the environment decide where a
+                // user-supplied URL goes (a proxy on the LAN reaches what the guard refuses).
+                .no_proxy()
         };
         Ok(Self {
             http: builder().build()?,
@@ -206,9 +209,10 @@ fn parse_answer(answer: &str, topics: &[TopicChoice<'_>]) -> Result<Vec<usize>, 
 
 fn invalid_answer(answer: &str) -> JobError {
     let head = docuvault_domain::text::truncate_chars(answer, 120);
-    JobError::transient(format!(
-        "the AI provider's answer is not the JSON asked for: {head:?}"
-    ))
+    JobError::internal(
+        "the AI provider's answer is not the JSON asked for",
+        format_args!("{head:?}"),
+    )
 }
 
 #[cfg(test)]

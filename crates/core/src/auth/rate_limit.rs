@@ -2,8 +2,10 @@
 //! what they count (an address, an account), never the value itself.
 //!
 //! Two uses: `hit` counts every attempt and refuses once over the limit (per client address);
-//! `check` + `record_failure` refuse only after that many failures (per account, so a person
-//! who types their password right is never locked out by their own successful logins).
+//! `reserve` + `give_back` limit failures (per account): an attempt takes one of the window's
+//! allowance atomically *before* the password is checked — so concurrent guesses cannot all
+//! pass a check made before any of them was counted — and a successful one gives it back, so a
+//! person who types their password right is never locked out by their own logins.
 
 use std::time::Duration;
 
@@ -27,6 +29,31 @@ if ttl < 0 then
   ttl = tonumber(ARGV[1])
 end
 return {n, ttl}
+";
+
+/// Takes one unit of the allowance (ARGV[2]) unless it is used up; returns (count after, ms
+/// until the window ends), count 0 when refused (nothing taken).
+const RESERVE_SCRIPT: &str = r"
+local n = redis.call('INCR', KEYS[1])
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl < 0 then
+  redis.call('PEXPIRE', KEYS[1], ARGV[1])
+  ttl = tonumber(ARGV[1])
+end
+if n > tonumber(ARGV[2]) then
+  redis.call('DECR', KEYS[1])
+  return {0, ttl}
+end
+return {n, ttl}
+";
+
+/// Returns one unit, never going below zero.
+const GIVE_BACK_SCRIPT: &str = r"
+local n = tonumber(redis.call('GET', KEYS[1]) or '0')
+if n > 0 then
+  return redis.call('DECR', KEYS[1])
+end
+return 0
 ";
 
 fn redis_down(e: redis::RedisError) -> Error {
@@ -77,29 +104,40 @@ impl RateLimiter {
         Ok(())
     }
 
-    /// `RateLimited` if `limit` failures were already recorded in the window.
-    pub async fn check(&self, bucket: &str, subject: &str, limit: u32) -> Result<()> {
-        let mut conn = self.redis.connection();
-        let (n, ttl): (Option<i64>, i64) = redis::pipe()
-            .get(self.key(bucket, subject))
-            .pttl(self.key(bucket, subject))
-            .query_async(&mut conn)
-            .await
-            .map_err(redis_down)?;
-        if n.unwrap_or(0) >= i64::from(limit) {
-            return Err(retry_after(ttl));
-        }
-        Ok(())
-    }
-
-    /// Records a failure; returns the count in the current window.
-    pub async fn record_failure(
+    /// Takes one of `limit` attempts allowed in the window, atomically, before the attempt is
+    /// made; `RateLimited` (nothing taken) when they are used up. Returns how many are taken
+    /// now, this one included.
+    pub async fn reserve(
         &self,
         bucket: &str,
         subject: &str,
+        limit: u32,
         window: Duration,
     ) -> Result<i64> {
-        Ok(self.incr(&self.key(bucket, subject), window).await?.0)
+        let mut conn = self.redis.connection();
+        let window_ms = i64::try_from(window.as_millis()).unwrap_or(i64::MAX);
+        let (n, ttl): (i64, i64) = Script::new(RESERVE_SCRIPT)
+            .key(self.key(bucket, subject))
+            .arg(window_ms)
+            .arg(limit)
+            .invoke_async(&mut conn)
+            .await
+            .map_err(redis_down)?;
+        if n == 0 {
+            return Err(retry_after(ttl));
+        }
+        Ok(n)
+    }
+
+    /// Returns an attempt taken by [`Self::reserve`] that turned out not to be a failure.
+    pub async fn give_back(&self, bucket: &str, subject: &str) -> Result<()> {
+        let mut conn = self.redis.connection();
+        Script::new(GIVE_BACK_SCRIPT)
+            .key(self.key(bucket, subject))
+            .invoke_async::<i64>(&mut conn)
+            .await
+            .map_err(redis_down)?;
+        Ok(())
     }
 
     /// Forgets the failures (after a successful login).

@@ -23,6 +23,8 @@ pub struct DocumentRow {
     pub size_bytes: i64,
     pub status: String,
     pub error: Option<String>,
+    /// The extracted text was cut at the extraction bound.
+    pub text_truncated: bool,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -46,7 +48,7 @@ pub struct NewDocument<'a> {
     pub size_bytes: i64,
 }
 
-const COLUMNS: &str = "id, user_id, filename, object_key, content_type, size_bytes, status, error, created_at, updated_at";
+const COLUMNS: &str = "id, user_id, filename, object_key, content_type, size_bytes, status, error, text_truncated, created_at, updated_at";
 
 pub async fn insert(db: impl PgExecutor<'_>, doc: &NewDocument<'_>) -> Result<DocumentRow> {
     let sql = format!(

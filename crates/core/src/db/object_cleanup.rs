@@ -30,20 +30,30 @@ pub async fn forget(db: impl PgExecutor<'_>, key: &str) -> Result<()> {
     Ok(())
 }
 
-/// Takes up to `limit` due keys off the list and returns those no document claims: their
-/// objects are orphans to delete. Several workers may run this at once (`SKIP LOCKED`).
-pub async fn take_due_orphans(pool: &PgPool, limit: i64) -> Result<Vec<String>> {
+/// Takes up to `limit` due keys whose objects are orphans to delete: entries a document
+/// claims are dropped, the others are put off by `lease` and returned. The caller deletes each
+/// object and only then [`forget`]s its key, so a crash in between leaves the entry, due again
+/// after `lease`, and the object is never lost track of. Several workers may run this at once
+/// (`SKIP LOCKED`).
+pub async fn take_due_orphans(pool: &PgPool, limit: i64, lease: Duration) -> Result<Vec<String>> {
     Ok(sqlx::query_scalar(
         "WITH due AS (
               SELECT object_key FROM object_cleanup WHERE due_at <= now()
                ORDER BY due_at LIMIT $1 FOR UPDATE SKIP LOCKED),
+              claimed AS (
+              DELETE FROM object_cleanup c USING due
+               WHERE c.object_key = due.object_key
+                 AND EXISTS (SELECT 1 FROM documents d WHERE d.object_key = c.object_key)),
               taken AS (
-              DELETE FROM object_cleanup c USING due WHERE c.object_key = due.object_key
-              RETURNING c.object_key)
-         SELECT t.object_key FROM taken t
-          WHERE NOT EXISTS (SELECT 1 FROM documents d WHERE d.object_key = t.object_key)",
+              UPDATE object_cleanup c SET due_at = now() + make_interval(secs => $2)
+                FROM due
+               WHERE c.object_key = due.object_key
+                 AND NOT EXISTS (SELECT 1 FROM documents d WHERE d.object_key = c.object_key)
+           RETURNING c.object_key)
+         SELECT object_key FROM taken",
     )
     .bind(limit)
+    .bind(lease.as_secs_f64())
     .fetch_all(pool)
     .await?)
 }

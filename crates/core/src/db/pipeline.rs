@@ -5,11 +5,14 @@
 //! pending --claim--> processing --finish--> classified
 //!    ^                   |  \----fail-----> failed
 //!    +---retry_later-----+
-//! processing with an expired lease --claim--> processing (taken over, attempt + 1)
+//! processing with an expired lease --claim--> processing (taken over, attempt + 1, failure + 1)
+//! processing --release (graceful shutdown)--> pending
 //! ```
 //!
 //! Every transition out of `processing` names the attempt it belongs to, so a worker whose
 //! lease expired (and whose job another worker took over) cannot overwrite the newer result.
+//! `attempts` only ever grows, so an old attempt number never matches again; `failures` counts
+//! the attempts that ended without a result (errors, panics, dead workers) against the limit.
 
 use std::time::Duration;
 
@@ -18,6 +21,7 @@ use sqlx::{FromRow, PgPool};
 use uuid::Uuid;
 
 use crate::Result;
+use crate::pipeline::Processed;
 
 /// A document taken for processing.
 #[derive(Debug, Clone, FromRow)]
@@ -28,27 +32,39 @@ pub struct Claimed {
     pub content_type: String,
     /// This attempt's number (1 for the first); the fencing token for the transitions below.
     pub attempts: i32,
+    /// Earlier attempts that ended without a result, this document's takeover included.
+    pub failures: i32,
     /// The error of the previous attempt, if any.
     pub error: Option<String>,
 }
+
+/// What a document shows when its worker died with it.
+const TAKEN_OVER: &str =
+    "the worker processing it stopped before finishing (it crashed, was killed or hung)";
 
 fn secs(d: Duration) -> f64 {
     d.as_secs_f64()
 }
 
-/// Takes the document if it is due, or if the worker that held it let its lease expire.
+/// Takes the document if it is due, or if the worker that held it let its lease expire; a
+/// takeover counts the lost attempt as a failure (so a document that kills its worker every
+/// time runs out of attempts instead of killing workers forever).
 pub async fn claim(pool: &PgPool, id: Uuid, lease: Duration) -> Result<Option<Claimed>> {
+    // In SET, `status` is the row's old value.
     Ok(sqlx::query_as(
         "UPDATE documents
             SET status = 'processing', attempts = attempts + 1,
+                failures = failures + CASE WHEN status = 'processing' THEN 1 ELSE 0 END,
+                error = CASE WHEN status = 'processing' THEN $3 ELSE error END,
                 lease_until = now() + make_interval(secs => $2)
           WHERE id = $1
             AND ((status = 'pending' AND next_attempt_at <= now())
                  OR (status = 'processing' AND lease_until < now()))
-      RETURNING id, user_id, object_key, content_type, attempts, error",
+      RETURNING id, user_id, object_key, content_type, attempts, failures, error",
     )
     .bind(id)
     .bind(secs(lease))
+    .bind(TAKEN_OVER)
     .fetch_optional(pool)
     .await?)
 }
@@ -56,23 +72,18 @@ pub async fn claim(pool: &PgPool, id: Uuid, lease: Duration) -> Result<Option<Cl
 /// Stores the result of a successful attempt: the text, and exactly these topics (replacing
 /// any earlier ones, so running a job twice gives the same final state). False if the attempt
 /// no longer holds the document.
-pub async fn finish(
-    pool: &PgPool,
-    id: Uuid,
-    attempt: i32,
-    text: &str,
-    topic_ids: &[Uuid],
-) -> Result<bool> {
+pub async fn finish(pool: &PgPool, id: Uuid, attempt: i32, done: &Processed) -> Result<bool> {
     let mut tx = pool.begin().await?;
     let updated = sqlx::query(
         "UPDATE documents
-            SET status = 'classified', extracted_text = $3, error = NULL,
+            SET status = 'classified', extracted_text = $3, text_truncated = $4, error = NULL,
                 lease_until = NULL, processed_at = now()
           WHERE id = $1 AND attempts = $2 AND status = 'processing'",
     )
     .bind(id)
     .bind(attempt)
-    .bind(text)
+    .bind(&done.text)
+    .bind(done.truncated)
     .execute(&mut *tx)
     .await?
     .rows_affected();
@@ -93,14 +104,15 @@ pub async fn finish(
          ON CONFLICT DO NOTHING",
     )
     .bind(id)
-    .bind(topic_ids)
+    .bind(&done.topic_ids)
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;
     Ok(true)
 }
 
-/// Gives the document back to the queue after a failed attempt, due again after `delay`.
+/// Gives the document back to the queue after a failed attempt (counted), due again after
+/// `delay`.
 pub async fn retry_later(
     pool: &PgPool,
     id: Uuid,
@@ -111,7 +123,7 @@ pub async fn retry_later(
     let updated = sqlx::query(
         "UPDATE documents
             SET status = 'pending', error = $3, lease_until = NULL, published_at = NULL,
-                next_attempt_at = now() + make_interval(secs => $4)
+                failures = failures + 1, next_attempt_at = now() + make_interval(secs => $4)
           WHERE id = $1 AND attempts = $2 AND status = 'processing'",
     )
     .bind(id)
@@ -209,16 +221,20 @@ pub async fn extend_lease(pool: &PgPool, id: Uuid, attempt: i32, lease: Duration
     Ok(updated == 1)
 }
 
-/// Gives back jobs a stopping worker could not finish: pending again, due now, and the
-/// interrupted attempt not counted. Only called for jobs whose tasks have ended.
-pub async fn release(pool: &PgPool, ids: &[Uuid]) -> Result<u64> {
+/// Gives back jobs a stopping worker could not finish — each named with the attempt that holds
+/// it, so a job another worker has taken over meanwhile is left alone: pending again, due now,
+/// the interrupted attempt not counted as a failure. Only called for jobs whose tasks ended.
+pub async fn release(pool: &PgPool, held: &[(Uuid, i32)]) -> Result<u64> {
+    let (ids, attempts): (Vec<Uuid>, Vec<i32>) = held.iter().copied().unzip();
     Ok(sqlx::query(
-        "UPDATE documents
-            SET status = 'pending', attempts = greatest(attempts - 1, 0), lease_until = NULL,
-                published_at = NULL, next_attempt_at = now()
-          WHERE id = ANY($1) AND status = 'processing'",
+        "UPDATE documents d
+            SET status = 'pending', lease_until = NULL, published_at = NULL,
+                next_attempt_at = now()
+           FROM unnest($1::uuid[], $2::int[]) AS h(id, attempt)
+          WHERE d.id = h.id AND d.attempts = h.attempt AND d.status = 'processing'",
     )
     .bind(ids)
+    .bind(attempts)
     .execute(pool)
     .await?
     .rows_affected())
@@ -236,12 +252,13 @@ pub async fn waiting(pool: &PgPool) -> Result<(i64, Option<DateTime<Utc>>)> {
     .await?)
 }
 
-/// Puts a finished document back in the queue (reclassify). False if it is not the owner's,
-/// or is being processed right now.
+/// Puts a finished document back in the queue (reclassify) with a fresh allowance of failures.
+/// `attempts` goes on counting (it is the fencing token). False if it is not the owner's, or
+/// is being processed right now.
 pub async fn requeue(pool: &PgPool, owner: Uuid, id: Uuid) -> Result<bool> {
     let updated = sqlx::query(
         "UPDATE documents
-            SET status = 'pending', attempts = 0, error = NULL, lease_until = NULL,
+            SET status = 'pending', failures = 0, error = NULL, lease_until = NULL,
                 next_attempt_at = now(), published_at = now()
           WHERE id = $1 AND user_id = $2
             AND status IN ('classified', 'failed')",
@@ -272,11 +289,27 @@ pub async fn topics_of(pool: &PgPool, owner: Uuid) -> Result<Vec<TopicForClassif
     .await?)
 }
 
-/// Documents by pipeline status, for `/metrics`.
-pub async fn status_counts(pool: &PgPool) -> Result<Vec<(String, i64)>> {
-    Ok(
-        sqlx::query_as("SELECT status, count(*) FROM documents GROUP BY status ORDER BY status")
-            .fetch_all(pool)
-            .await?,
+/// What `/metrics` shows of the documents, cheap at any number of them: the exact counts of
+/// those waiting and failed (partial indexes hold only those rows), and the planner's estimate
+/// of all rows (kept by autovacuum's ANALYZE; never a full count).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, FromRow)]
+pub struct StatusCounts {
+    pub pending: i64,
+    pub processing: i64,
+    pub failed: i64,
+    pub estimated_total: i64,
+}
+
+pub async fn status_counts(pool: &PgPool) -> Result<StatusCounts> {
+    Ok(sqlx::query_as(
+        "SELECT (SELECT count(*) FROM documents WHERE status IN ('pending', 'processing')
+                   AND status = 'pending') AS pending,
+                (SELECT count(*) FROM documents WHERE status IN ('pending', 'processing')
+                   AND status = 'processing') AS processing,
+                (SELECT count(*) FROM documents WHERE status = 'failed') AS failed,
+                (SELECT greatest(reltuples, 0)::bigint FROM pg_class
+                  WHERE oid = 'documents'::regclass) AS estimated_total",
     )
+    .fetch_one(pool)
+    .await?)
 }

@@ -294,6 +294,15 @@ pub async fn set_quota(db: impl PgExecutor<'_>, id: Uuid, limit_bytes: i64) -> R
     Ok(())
 }
 
+/// Serialises, until the transaction ends, every change that could leave no active admin
+/// (a transaction-scoped advisory lock, so it is released even if the caller forgets).
+pub async fn lock_admin_changes(db: impl PgExecutor<'_>) -> Result<()> {
+    sqlx::query("SELECT pg_advisory_xact_lock(hashtext('docuvault:admin-changes'))")
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
 pub async fn active_admins(db: impl PgExecutor<'_>) -> Result<i64> {
     Ok(
         sqlx::query_scalar("SELECT count(*) FROM users WHERE role = 'admin' AND is_active")

@@ -4,8 +4,11 @@
 //!   which is Latin-1 plus the printable characters Windows puts in 0x80–0x9F.
 //! - PDF: poppler's `pdftotext` in a child process (the quality reference in DEPENDENCIES.md:
 //!   correct reading order for multi-column pages, 106 ms for 131 pages). The child runs under
-//!   `prlimit` (address space and CPU time), with a wall-clock timeout, killed on drop, and its
-//!   output is read only up to a bound. A corrupt or encrypted PDF ends as a readable reason.
+//!   `prlimit` (address space and CPU time), with a wall-clock timeout, killed on drop. Its
+//!   output and its error output are read at the same time (a child blocked on a full pipe
+//!   would otherwise hang until the timeout); once the text reaches the bound the child is
+//!   killed and the text kept is marked truncated. A corrupt or encrypted PDF ends as a
+//!   readable reason.
 //! - Images: no OCR yet, so no text.
 
 use std::path::{Path, PathBuf};
@@ -19,26 +22,36 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use super::JobError;
 use crate::storage::ByteStream;
 
-/// The most text kept from one document (bytes of UTF-8); a longer text is cut here.
-pub const MAX_TEXT_BYTES: usize = 8 * 1024 * 1024;
+/// The most text kept from one document by default (bytes of UTF-8; `EXTRACT_MAX_TEXT_BYTES`).
+pub const DEFAULT_MAX_TEXT_BYTES: usize = 8 * 1024 * 1024;
 /// Address space a `pdftotext` child may use.
 const PDF_MEMORY_LIMIT: u64 = 1024 * 1024 * 1024;
 
-/// The text of a document whose bytes arrive as `body`.
+/// A document's text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Extracted {
+    pub text: String,
+    /// The text went on past `max_bytes` and was cut there.
+    pub truncated: bool,
+}
+
+/// The text of a document whose bytes arrive as `body`: at most `max_bytes` of it.
 pub async fn extract(
     kind: FileKind,
     body: ByteStream<'_>,
     timeout: Duration,
-) -> Result<String, JobError> {
-    let text = match kind {
-        FileKind::PlainText => decode_text(&read_bounded(body, MAX_TEXT_BYTES).await?),
-        FileKind::Pdf => pdf_text(body, timeout).await?,
+    max_bytes: usize,
+) -> Result<Extracted, JobError> {
+    let (raw, truncated) = match kind {
+        FileKind::PlainText => read_bounded(body, max_bytes).await?,
+        FileKind::Pdf => pdf_text(body, timeout, max_bytes).await?,
         FileKind::Png | FileKind::Jpeg | FileKind::Tiff => {
             return Err(JobError::Permanent(
                 "no text to classify: images need OCR, which DocuVault does not do yet".into(),
             ));
         }
     };
+    let text = decode_text(&raw);
     if text.trim().is_empty() {
         return Err(JobError::Permanent(match kind {
             FileKind::Pdf => {
@@ -48,20 +61,22 @@ pub async fn extract(
             _ => "no text to classify: the file holds only white space".into(),
         }));
     }
-    Ok(text)
+    Ok(Extracted { text, truncated })
 }
 
-async fn read_bounded(mut body: ByteStream<'_>, limit: usize) -> Result<Vec<u8>, JobError> {
+/// Up to `limit` bytes of `body`, and whether there was more.
+async fn read_bounded(mut body: ByteStream<'_>, limit: usize) -> Result<(Vec<u8>, bool), JobError> {
     let mut out = Vec::new();
     while let Some(chunk) = body.next().await {
         let chunk = chunk.map_err(JobError::from)?;
         let room = limit - out.len();
-        out.extend_from_slice(&chunk[..chunk.len().min(room)]);
-        if out.len() == limit {
-            break;
+        if chunk.len() > room {
+            out.extend_from_slice(&chunk[..room]);
+            return Ok((out, true));
         }
+        out.extend_from_slice(&chunk);
     }
-    Ok(out)
+    Ok((out, false))
 }
 
 /// UTF-8 if it is (a sequence cut off at the end is dropped), else Windows-1252.
@@ -108,24 +123,26 @@ async fn create_private(path: &Path) -> std::io::Result<tokio::fs::File> {
     options.open(path).await
 }
 
-async fn pdf_text(mut body: ByteStream<'_>, timeout: Duration) -> Result<String, JobError> {
+fn temp_file_error(e: std::io::Error) -> JobError {
+    JobError::internal("the server could not write a temporary file", e)
+}
+
+async fn pdf_text(
+    mut body: ByteStream<'_>,
+    timeout: Duration,
+    max_bytes: usize,
+) -> Result<(Vec<u8>, bool), JobError> {
     // pdftotext needs to seek, so the PDF goes to a private temporary file first.
     let file =
         TempFile(std::env::temp_dir().join(format!("docuvault-{}.pdf", uuid::Uuid::new_v4())));
-    let mut out = create_private(&file.0)
-        .await
-        .map_err(|e| JobError::transient(format!("cannot write a temporary file: {e}")))?;
+    let mut out = create_private(&file.0).await.map_err(temp_file_error)?;
     while let Some(chunk) = body.next().await {
         let chunk = chunk.map_err(JobError::from)?;
-        out.write_all(&chunk)
-            .await
-            .map_err(|e| JobError::transient(format!("cannot write a temporary file: {e}")))?;
+        out.write_all(&chunk).await.map_err(temp_file_error)?;
     }
-    out.flush()
-        .await
-        .map_err(|e| JobError::transient(format!("cannot write a temporary file: {e}")))?;
+    out.flush().await.map_err(temp_file_error)?;
     drop(out);
-    run_pdftotext(&file.0, timeout).await
+    run_pdftotext(&file.0, timeout, max_bytes).await
 }
 
 fn pdftotext_command(path: &Path, cpu_secs: u64, limited: bool) -> tokio::process::Command {
@@ -149,7 +166,11 @@ fn pdftotext_command(path: &Path, cpu_secs: u64, limited: bool) -> tokio::proces
     cmd
 }
 
-async fn run_pdftotext(path: &Path, timeout: Duration) -> Result<String, JobError> {
+async fn run_pdftotext(
+    path: &Path,
+    timeout: Duration,
+    max_bytes: usize,
+) -> Result<(Vec<u8>, bool), JobError> {
     let cpu_secs = timeout.as_secs().max(1);
     let mut child = match pdftotext_command(path, cpu_secs, true).spawn() {
         Ok(child) => child,
@@ -158,48 +179,84 @@ async fn run_pdftotext(path: &Path, timeout: Duration) -> Result<String, JobErro
             pdftotext_command(path, cpu_secs, false)
                 .spawn()
                 .map_err(|e| {
-                    JobError::transient(format!(
-                        "cannot run pdftotext (is poppler-utils installed?): {e}"
-                    ))
+                    JobError::internal("the server's PDF reader (pdftotext) could not start", e)
                 })?
         }
-        Err(e) => return Err(JobError::transient(format!("cannot run pdftotext: {e}"))),
+        Err(e) => {
+            return Err(JobError::internal(
+                "the server's PDF reader (pdftotext) could not start",
+                e,
+            ));
+        }
     };
-    let (Some(stdout), Some(mut stderr)) = (child.stdout.take(), child.stderr.take()) else {
-        return Err(JobError::transient("pdftotext started without its pipes"));
+    let (Some(stdout), Some(stderr)) = (child.stdout.take(), child.stderr.take()) else {
+        return Err(JobError::transient(
+            "the server's PDF reader (pdftotext) could not start",
+        ));
     };
     let work = async {
-        let mut text = Vec::new();
-        let mut limited = stdout.take(MAX_TEXT_BYTES as u64);
-        let read = limited.read_to_end(&mut text).await;
-        let mut err = String::new();
-        // Only the start of stderr matters for the reason.
-        let _ = (&mut stderr).take(4096).read_to_string(&mut err).await;
-        if text.len() == MAX_TEXT_BYTES {
-            // Enough text: stop the child instead of waiting for the rest.
-            let _ = child.start_kill();
-        }
+        // Both pipes at once: a child blocked writing one of them never exits.
+        let ((read, text, truncated), err) =
+            tokio::join!(read_text(stdout, max_bytes, &mut child), read_head(stderr));
         let status = child.wait().await;
-        (read, text, err, status)
+        (read, text, truncated, err, status)
     };
-    let (read, text, err, status) = tokio::time::timeout(timeout, work).await.map_err(|_| {
-        JobError::Permanent(format!("reading the PDF took longer than {timeout:?}"))
-    })?;
-    read.map_err(|e| JobError::transient(format!("cannot read pdftotext's output: {e}")))?;
-    let status =
-        status.map_err(|e| JobError::transient(format!("pdftotext did not finish: {e}")))?;
-    if !status.success() && text.len() < MAX_TEXT_BYTES {
-        let detail = err.lines().next().unwrap_or("").trim();
+    let (read, text, truncated, err, status) =
+        tokio::time::timeout(timeout, work).await.map_err(|_| {
+            JobError::Permanent(format!(
+                "reading the PDF took longer than the {} s allowed",
+                timeout.as_secs()
+            ))
+        })?;
+    read.map_err(|e| JobError::internal("the PDF reader's output could not be read", e))?;
+    if truncated {
+        // Killed on purpose: the text kept is the result.
+        return Ok((text, true));
+    }
+    let status = status.map_err(|e| JobError::internal("the PDF reader did not finish", e))?;
+    if !status.success() {
+        let detail = err.lines().next().unwrap_or("").trim().to_owned();
+        tracing::info!(exit = ?status.code(), stderr = detail, "pdftotext failed");
         return Err(JobError::Permanent(match status.code() {
-            Some(1) => "the PDF is damaged or not a PDF and cannot be read".to_owned(),
+            Some(1) => "the PDF is damaged or not a PDF and has no readable text".to_owned(),
             Some(3) => "the PDF is protected against text extraction".to_owned(),
             // Killed by prlimit (SIGKILL for memory, SIGXCPU for CPU time).
             None => "reading the PDF needed more memory or CPU time than allowed".to_owned(),
-            Some(code) if detail.is_empty() => format!("pdftotext failed (exit status {code})"),
-            Some(_) => format!("the PDF cannot be read: {detail}"),
+            Some(_) => {
+                "the PDF cannot be read: it is damaged or uses features the reader does not support"
+                    .to_owned()
+            }
         }));
     }
-    Ok(decode_text(&text))
+    Ok((text, false))
+}
+
+/// Reads `out` up to `max_bytes`; on reaching the bound with more to come, kills `child` at
+/// once and reports the text as truncated.
+async fn read_text(
+    out: tokio::process::ChildStdout,
+    max_bytes: usize,
+    child: &mut tokio::process::Child,
+) -> (std::io::Result<()>, Vec<u8>, bool) {
+    let mut text = Vec::new();
+    // One byte past the bound tells "exactly the bound" from "more than the bound".
+    let mut limited = out.take(max_bytes as u64 + 1);
+    let read = limited.read_to_end(&mut text).await.map(|_| ());
+    if text.len() > max_bytes {
+        text.truncate(max_bytes);
+        let _ = child.start_kill();
+        return (read, text, true);
+    }
+    (read, text, false)
+}
+
+/// The start of a child's error output (all a reason needs); the rest is read and dropped so
+/// the child never blocks on it.
+async fn read_head(mut err: tokio::process::ChildStderr) -> String {
+    let mut head = Vec::new();
+    let _ = (&mut err).take(4096).read_to_end(&mut head).await;
+    let _ = tokio::io::copy(&mut err, &mut tokio::io::sink()).await;
+    String::from_utf8_lossy(&head).into_owned()
 }
 
 #[cfg(test)]

@@ -9,9 +9,11 @@
 pub mod extract;
 pub mod worker;
 
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use futures::FutureExt;
 use tracing::Instrument;
 use uuid::Uuid;
 
@@ -39,18 +41,46 @@ impl JobError {
     pub fn transient(message: impl Into<String>) -> Self {
         Self::Transient(message.into())
     }
+
+    /// A transient error whose cause is for operators only: `detail` (an error chain, an S3
+    /// body, a tool's stderr) goes to the log, inside the job's span; the document shows
+    /// `reason`, a sentence its owner can read.
+    pub fn internal(reason: &str, detail: impl std::fmt::Display) -> Self {
+        tracing::warn!(detail = %detail, reason, "attempt failed");
+        Self::Transient(reason.to_owned())
+    }
 }
 
 impl From<crate::Error> for JobError {
     fn from(e: crate::Error) -> Self {
+        use crate::error::Dependency;
         match e {
             crate::Error::NotFound(_) => {
-                Self::Permanent("the document's file is missing from the object store".into())
+                Self::Permanent("the document's file is missing from storage".into())
             }
-            other => Self::Transient(other.chain()),
+            crate::Error::Unavailable {
+                dependency: Dependency::ObjectStore,
+                ..
+            } => Self::internal("the storage could not be reached", e.chain()),
+            crate::Error::Unavailable { .. } => {
+                Self::internal("a service DocuVault needs was unavailable", e.chain())
+            }
+            other => Self::internal("an internal error interrupted processing", other.chain()),
         }
     }
 }
+
+/// What a successful attempt found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Processed {
+    pub text: String,
+    /// The text was cut at the extraction bound.
+    pub truncated: bool,
+    pub topic_ids: Vec<Uuid>,
+}
+
+/// The longest error a document shows (a provider's message can be long).
+const MAX_REASON_CHARS: usize = 500;
 
 /// What became of one delivered job.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -77,28 +107,76 @@ impl Outcome {
     }
 }
 
+/// Runs inside an attempt, before anything else; only tests set it (to make an attempt panic,
+/// say). Production code never does.
+pub type AttemptHook = Arc<dyn Fn(&Claimed) + Send + Sync>;
+
 /// Everything a job needs; shared by a worker's concurrent jobs.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Pipeline {
     pub db: PgPool,
     pub store: Arc<dyn ObjectStore>,
     pub ai: AiClient,
     pub metrics: Metrics,
     pub config: PipelineConfig,
+    #[doc(hidden)]
+    pub hook: Option<AttemptHook>,
+}
+
+impl std::fmt::Debug for Pipeline {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pipeline")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Pipeline {
-    /// Runs the job for `document_id` if it is due. Every log line inside carries the document
-    /// id and the attempt.
+    /// Claims and runs the job for `document_id` if it is due.
     pub async fn run_job(&self, document_id: Uuid) -> crate::Result<Outcome> {
-        let Some(job) = q::claim(&self.db, document_id, self.config.visibility).await? else {
-            return Ok(Outcome::Skipped);
-        };
+        match self.claim(document_id).await? {
+            Some(job) => self.process(job).await,
+            None => Ok(Outcome::Skipped),
+        }
+    }
+
+    /// Takes the document if it is due (or its worker's lease expired).
+    pub async fn claim(&self, document_id: Uuid) -> crate::Result<Option<Claimed>> {
+        q::claim(&self.db, document_id, self.config.visibility).await
+    }
+
+    /// Runs a claimed job and records its result, fenced by the claim's attempt. A panic in the
+    /// attempt is caught and counts as a failed attempt, like an error. Every log line inside
+    /// carries the document id and the attempt.
+    pub async fn process(&self, job: Claimed) -> crate::Result<Outcome> {
         let span = tracing::info_span!("job", document_id = %job.id, attempt = job.attempts);
         async {
             let started = Instant::now();
-            let result = self.attempt_with_lease(&job).await;
-            let outcome = self.record(&job, result).await?;
+            let outcome = if job.failures >= self.config.max_attempts {
+                // The earlier attempts all died with their worker (killed, out of memory, hung):
+                // this document must not take down another one.
+                let reason = format!(
+                    "gave up after {} attempts: {}",
+                    job.failures,
+                    job.error.as_deref().unwrap_or("processing never finished")
+                );
+                tracing::warn!(reason, "document failed");
+                self.fenced(
+                    q::fail(&self.db, job.id, job.attempts, &reason).await?,
+                    Outcome::Failed,
+                )
+            } else {
+                let result = AssertUnwindSafe(self.attempt_with_lease(&job))
+                    .catch_unwind()
+                    .await
+                    .unwrap_or_else(|panic| {
+                        tracing::error!(panic = panic_message(&panic), "the attempt panicked");
+                        Err(JobError::transient(
+                            "processing crashed on an internal error",
+                        ))
+                    });
+                self.record(&job, result).await?
+            };
             let secs = started.elapsed().as_secs_f64();
             tracing::info!(outcome = outcome.as_str(), seconds = secs, "job finished");
             self.metrics.record_job(outcome.as_str(), secs).await;
@@ -108,9 +186,13 @@ impl Pipeline {
         .await
     }
 
+    fn fenced(&self, done: bool, outcome: Outcome) -> Outcome {
+        if done { outcome } else { Outcome::Lost }
+    }
+
     /// The attempt, with its lease renewed while it runs so that a slow but live job is not
     /// taken over.
-    async fn attempt_with_lease(&self, job: &Claimed) -> Result<(String, Vec<Uuid>), JobError> {
+    async fn attempt_with_lease(&self, job: &Claimed) -> Result<Processed, JobError> {
         let lease = self.config.visibility;
         let renew = async {
             let mut tick = tokio::time::interval(lease / 3);
@@ -128,17 +210,35 @@ impl Pipeline {
         }
     }
 
-    async fn attempt(&self, job: &Claimed) -> Result<(String, Vec<Uuid>), JobError> {
+    async fn attempt(&self, job: &Claimed) -> Result<Processed, JobError> {
+        if let Some(hook) = &self.hook {
+            hook(job);
+        }
         let kind = FileKind::from_mime(&job.content_type).ok_or_else(|| {
             JobError::Permanent(format!("unsupported content type {}", job.content_type))
         })?;
         let key = ObjectKey::from_stored(job.object_key.clone());
         let body = self.store.get_stream(&key).await?;
-        let text = extract::extract(kind, body, self.config.extract_timeout).await?;
-        tracing::debug!(chars = text.chars().count(), "text extracted");
+        let extracted = extract::extract(
+            kind,
+            body,
+            self.config.extract_timeout,
+            self.config.extract_max_text_bytes,
+        )
+        .await?;
+        tracing::debug!(
+            bytes = extracted.text.len(),
+            truncated = extracted.truncated,
+            "text extracted"
+        );
+        let mut done = Processed {
+            text: extracted.text,
+            truncated: extracted.truncated,
+            topic_ids: Vec::new(),
+        };
         let topics = q::topics_of(&self.db, job.user_id).await?;
         if topics.is_empty() {
-            return Ok((text, Vec::new()));
+            return Ok(done);
         }
         let choices: Vec<TopicChoice<'_>> = topics
             .iter()
@@ -148,36 +248,42 @@ impl Pipeline {
             })
             .collect();
         let provider = self.ai.for_owner(&self.db, job.user_id).await?;
-        let input = truncate_chars(&text, self.config.classify_max_chars);
+        let input = truncate_chars(&done.text, self.config.classify_max_chars);
         let picked = provider.classify(input, &choices).await?;
-        let ids = picked
+        done.topic_ids = picked
             .into_iter()
             .filter_map(|i| topics.get(i))
             .map(|t| t.id)
             .collect();
-        Ok((text, ids))
+        Ok(done)
     }
 
     /// Writes the attempt's result; a transient error becomes a retry until the attempts run out.
     async fn record(
         &self,
         job: &Claimed,
-        result: Result<(String, Vec<Uuid>), JobError>,
+        result: Result<Processed, JobError>,
     ) -> crate::Result<Outcome> {
         let (done, outcome) = match result {
-            Ok((text, topic_ids)) => (
-                q::finish(&self.db, job.id, job.attempts, &text, &topic_ids).await?,
+            Ok(done) => (
+                q::finish(&self.db, job.id, job.attempts, &done).await?,
                 Outcome::Classified,
             ),
             Err(JobError::Permanent(reason)) => {
+                let reason = truncate_chars(&reason, MAX_REASON_CHARS);
                 tracing::warn!(reason, "document failed");
                 (
-                    q::fail(&self.db, job.id, job.attempts, &reason).await?,
+                    q::fail(&self.db, job.id, job.attempts, reason).await?,
                     Outcome::Failed,
                 )
             }
-            Err(JobError::Transient(reason)) if job.attempts >= self.config.max_attempts => {
-                let reason = format!("gave up after {} attempts: {reason}", job.attempts);
+            // This failure is the last one allowed.
+            Err(JobError::Transient(reason)) if job.failures + 1 >= self.config.max_attempts => {
+                let reason = format!(
+                    "gave up after {} attempts: {}",
+                    job.failures + 1,
+                    truncate_chars(&reason, MAX_REASON_CHARS)
+                );
                 tracing::warn!(reason, "document failed");
                 (
                     q::fail(&self.db, job.id, job.attempts, &reason).await?,
@@ -185,20 +291,30 @@ impl Pipeline {
                 )
             }
             Err(JobError::Transient(reason)) => {
-                let delay = backoff(self.config.retry_base, job.attempts, job.id);
+                let reason = truncate_chars(&reason, MAX_REASON_CHARS);
+                let delay = backoff(self.config.retry_base, job.failures + 1, job.id);
                 tracing::info!(
                     reason,
                     retry_in_ms = delay.as_millis() as u64,
                     "attempt failed; will retry"
                 );
                 (
-                    q::retry_later(&self.db, job.id, job.attempts, &reason, delay).await?,
+                    q::retry_later(&self.db, job.id, job.attempts, reason, delay).await?,
                     Outcome::Retried,
                 )
             }
         };
-        Ok(if done { outcome } else { Outcome::Lost })
+        Ok(self.fenced(done, outcome))
     }
+}
+
+/// The message a panic carried, if it is text.
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> &str {
+    panic
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("(no message)")
 }
 
 /// `base · 2^(attempt-1)`, at most an hour, spread by up to ±20 % (from the document id and

@@ -6,16 +6,18 @@
 //! still running after it (they become `pending` again, due at once) — a stopped worker never
 //! leaves a document waiting for its lease to expire.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
+use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use futures::FutureExt;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-use super::{Outcome, Pipeline};
+use super::{AttemptHook, Outcome, Pipeline};
 use crate::ai::{AiClient, RetryPolicy};
 use crate::crypto::Sealer;
 use crate::db::object_cleanup as q_cleanup;
@@ -38,6 +40,8 @@ const FAILURE_PAUSE: Duration = Duration::from_secs(1);
 const SWEEP_INTERVAL: Duration = Duration::from_secs(2);
 /// How many orphaned objects one clean-up deletes.
 const CLEANUP_BATCH: i64 = 100;
+/// How long a clean-up holds the keys it took before another worker may take them.
+const CLEANUP_LEASE: Duration = Duration::from_secs(600);
 /// How many due jobs one sweep hands to the queue.
 const SWEEP_BATCH: i64 = 500;
 
@@ -55,8 +59,9 @@ pub struct Worker {
     queue: Arc<dyn JobQueue>,
     consumer: String,
     concurrency: usize,
-    /// Documents this process is working on right now, to give back on shutdown.
-    in_flight: Arc<Mutex<HashSet<Uuid>>>,
+    /// Documents this process is working on right now, with the attempt that holds each, to
+    /// give back on shutdown.
+    in_flight: Arc<Mutex<HashMap<Uuid, i32>>>,
 }
 
 impl Worker {
@@ -93,6 +98,7 @@ impl Worker {
             )?,
             metrics: Metrics::new(redis.clone(), &config.redis_key_prefix),
             config: config.pipeline.clone(),
+            hook: None,
         };
         let queue = Arc::new(RedisQueue::with_reader(
             redis,
@@ -105,6 +111,13 @@ impl Worker {
 
     pub fn with_concurrency(mut self, concurrency: usize) -> Self {
         self.concurrency = concurrency.max(1);
+        self
+    }
+
+    /// Runs `hook` at the start of every attempt. For tests only (to inject a panic).
+    #[doc(hidden)]
+    pub fn with_hook(mut self, hook: AttemptHook) -> Self {
+        self.pipeline.hook = Some(hook);
         self
     }
 
@@ -142,7 +155,18 @@ impl Worker {
                     failing = false;
                     let me = self.clone();
                     jobs.spawn(async move {
-                        me.handle(delivery).await;
+                        let id = delivery.document_id;
+                        // `process` catches a panic of the attempt itself; this catches one in
+                        // the bookkeeping around it, so the job is not left in `in_flight`
+                        // (and given back later although this process no longer holds it).
+                        if AssertUnwindSafe(me.handle(delivery))
+                            .catch_unwind()
+                            .await
+                            .is_err()
+                        {
+                            tracing::error!(document_id = %id, "a job task panicked");
+                            me.untrack(id);
+                        }
                         drop(permit);
                     });
                 }
@@ -218,9 +242,16 @@ impl Worker {
 
     async fn handle(&self, delivery: Delivery) {
         let id = delivery.document_id;
-        self.track(id, true);
-        let result = self.pipeline.run_job(id).await;
-        self.track(id, false);
+        let result = match self.pipeline.claim(id).await {
+            Ok(Some(job)) => {
+                self.track(id, job.attempts);
+                let outcome = self.pipeline.process(job).await;
+                self.untrack(id);
+                outcome
+            }
+            Ok(None) => Ok(Outcome::Skipped),
+            Err(e) => Err(e),
+        };
         match result {
             Ok(_) => {
                 if let Err(e) = self.queue.ack(&delivery).await {
@@ -245,13 +276,15 @@ impl Worker {
         }
     }
 
-    fn track(&self, id: Uuid, running: bool) {
-        if let Ok(mut set) = self.in_flight.lock() {
-            if running {
-                set.insert(id);
-            } else {
-                set.remove(&id);
-            }
+    fn track(&self, id: Uuid, attempt: i32) {
+        if let Ok(mut held) = self.in_flight.lock() {
+            held.insert(id, attempt);
+        }
+    }
+
+    fn untrack(&self, id: Uuid) {
+        if let Ok(mut held) = self.in_flight.lock() {
+            held.remove(&id);
         }
     }
 
@@ -265,15 +298,15 @@ impl Worker {
     }
 
     async fn give_back(&self) {
-        let ids: Vec<Uuid> = self
+        let held: Vec<(Uuid, i32)> = self
             .in_flight
             .lock()
-            .map(|set| set.iter().copied().collect())
+            .map(|held| held.iter().map(|(id, a)| (*id, *a)).collect())
             .unwrap_or_default();
-        if ids.is_empty() {
+        if held.is_empty() {
             return;
         }
-        match q::release(&self.pipeline.db, &ids).await {
+        match q::release(&self.pipeline.db, &held).await {
             Ok(n) => tracing::info!(released = n, "gave unfinished jobs back to the queue"),
             Err(e) => {
                 tracing::warn!(error = %e.chain(), "cannot give jobs back; they are taken over when their lease expires")
@@ -322,24 +355,20 @@ impl Worker {
         }
     }
 
-    /// Deletes the objects of uploads whose process died before it recorded the document
-    /// (see `db::object_cleanup`). Returns how many were deleted.
+    /// Deletes the objects of uploads whose process died before it recorded the document, and
+    /// of deleted documents (see `db::object_cleanup`): the object first, then its entry, so a
+    /// crash in between only means the (idempotent) delete runs again. Returns how many.
     pub async fn clean_up_objects(&self) -> crate::Result<usize> {
         let db = &self.pipeline.db;
-        let keys = q_cleanup::take_due_orphans(db, CLEANUP_BATCH).await?;
-        for (deleted, key) in keys.iter().enumerate() {
-            if let Err(e) = self
-                .pipeline
+        let keys = q_cleanup::take_due_orphans(db, CLEANUP_BATCH, CLEANUP_LEASE).await?;
+        for key in &keys {
+            // On error the store is unreachable: this key and the rest come due again after
+            // the lease.
+            self.pipeline
                 .store
                 .delete(&ObjectKey::from_stored(key.clone()))
-                .await
-            {
-                // The store is unreachable: this key and the rest are tried again later.
-                for later in &keys[deleted..] {
-                    q_cleanup::schedule(db, later, Duration::from_secs(600)).await?;
-                }
-                return Err(e);
-            }
+                .await?;
+            q_cleanup::forget(db, key).await?;
             tracing::info!(object_key = %key, "deleted an object no document claims");
         }
         Ok(keys.len())

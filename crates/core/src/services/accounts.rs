@@ -231,8 +231,16 @@ impl Vault {
         let account_key = user
             .as_ref()
             .map_or_else(|| login.trim().to_lowercase(), |u| u.id.to_string());
-        self.limiter
-            .check(LOGIN_ACCOUNT, &account_key, self.auth.rate_per_account)
+        // Taken before the password is checked (and given back unless the attempt fails), so
+        // concurrent guesses cannot all slip under the limit.
+        let failures = self
+            .limiter
+            .reserve(
+                LOGIN_ACCOUNT,
+                &account_key,
+                self.auth.rate_per_account,
+                window,
+            )
             .await?;
         let ok = self
             .passwords
@@ -247,17 +255,19 @@ impl Vault {
                     Some(_) => "wrong_password",
                 };
                 let id = other.map(|u| u.id);
-                self.login_failed(&account_key, id, reason, meta).await?;
+                self.login_failed(failures, id, reason, meta).await?;
                 return Err(invalid_credentials());
             }
         };
 
         let user = if user.totp_enabled {
             let Some(code) = totp_code.map(str::trim).filter(|c| !c.is_empty()) else {
+                // The password was right; asking for the code is not a failure.
+                self.limiter.give_back(LOGIN_ACCOUNT, &account_key).await?;
                 return Ok(LoginOutcome::TotpRequired);
             };
             if !self.second_factor(&user, code, meta).await? {
-                self.login_failed(&account_key, Some(user.id), "wrong_totp_code", meta)
+                self.login_failed(failures, Some(user.id), "wrong_totp_code", meta)
                     .await?;
                 return Err(Error::unauthorized(
                     "invalid_totp_code",
@@ -288,17 +298,14 @@ impl Vault {
         Ok(LoginOutcome::SignedIn(Box::new(signed_in)))
     }
 
+    /// Audits a failed login; `failures` is the count the attempt reserved, this one included.
     async fn login_failed(
         &self,
-        account_key: &str,
+        failures: i64,
         user: Option<Uuid>,
         reason: &str,
         meta: &RequestMeta,
     ) -> Result<()> {
-        let failures = self
-            .limiter
-            .record_failure(LOGIN_ACCOUNT, account_key, self.auth.rate_window)
-            .await?;
         audit::record(
             &self.db,
             &meta.event("login_failed", user, None, json!({ "reason": reason })),

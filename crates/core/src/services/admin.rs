@@ -50,6 +50,9 @@ impl Vault {
             )));
         }
         let mut tx = self.db.begin().await?;
+        // Changes that can remove an admin are serialised: two admins demoting each other at
+        // the same moment would otherwise each see the other still active and both succeed.
+        users::lock_admin_changes(&mut *tx).await?;
         let before = users::admin_get(&mut *tx, id)
             .await?
             .ok_or(Error::NotFound("user"))?;

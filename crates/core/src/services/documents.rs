@@ -1,6 +1,7 @@
 //! Documents: upload (sniff, stream to the object store, then record), list, read, download,
 //! delete. The invariant kept on every path: no row without its object, and no object left
-//! behind when a request fails.
+//! behind when a request fails (an object whose row is gone is always in `object_cleanup`
+//! until it is deleted).
 
 use std::collections::HashMap;
 
@@ -223,16 +224,28 @@ impl Vault {
         Ok((row, body))
     }
 
-    /// Deletes the row and its object together: if the object cannot be removed, the row stays
-    /// (the transaction rolls back) and the caller gets the error to retry.
+    /// Deletes the row and, in the same transaction, schedules its object for deletion; then
+    /// deletes the object. No transaction waits on the object store, and a crash or a store
+    /// outage after the commit leaves the entry for a worker to finish.
     pub async fn delete_document(&self, owner: Uuid, id: Uuid) -> Result<()> {
         let mut tx = self.db.begin().await?;
         let key = q::delete(&mut *tx, owner, id)
             .await?
             .ok_or(Error::NotFound("document"))?;
-        self.store.delete(&ObjectKey::from_stored(key)).await?;
+        cleanup::schedule(&mut *tx, &key, std::time::Duration::ZERO).await?;
         tx.commit().await?;
         tracing::info!(document_id = %id, "document deleted");
+        let key = ObjectKey::from_stored(key);
+        match self.store.delete(&key).await {
+            Ok(()) => {
+                if let Err(e) = cleanup::forget(&self.db, key.as_str()).await {
+                    tracing::debug!(error = %e.chain(), "cleanup entry left for the worker");
+                }
+            }
+            Err(e) => {
+                tracing::warn!(object_key = %key, error = %e.chain(), "object left for the cleanup after a delete")
+            }
+        }
         Ok(())
     }
 
