@@ -56,6 +56,7 @@ test-faults:
 lint:
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets --locked -- -D warnings
+	scripts/check-compose.sh
 
 fmt:
 	cargo fmt --all

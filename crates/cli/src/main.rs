@@ -9,6 +9,8 @@ use docuvault_core::pipeline::worker::Worker;
 use docuvault_core::{Config, config, db};
 use tokio_util::sync::CancellationToken;
 
+mod healthcheck;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "docuvault",
@@ -52,6 +54,13 @@ enum Command {
     /// Manage accounts from the server's shell.
     #[command(subcommand)]
     User(UserCommand),
+    /// Exit 0 if this host's API answers `/health` with 200 (for container healthchecks: slim
+    /// images have no curl); with `--worker`, if a worker here touched its heartbeat file
+    /// within the last minute.
+    Healthcheck {
+        #[arg(long)]
+        worker: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -160,6 +169,11 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::User(cmd) => user_command(cmd).await,
+        Command::Healthcheck { worker } => Ok(if worker {
+            healthcheck::worker()
+        } else {
+            healthcheck::api().await
+        }),
         Command::Migrate => {
             let url = config::migrate_url_from_env()?;
             db::migrate(&url).await?;

@@ -263,3 +263,57 @@ fn serve_with_worker_classifies_uploads_in_one_process() {
     assert_eq!(done["status"], "classified", "{done}");
     assert_eq!(done["topics"][0]["name"], "Health", "{done}");
 }
+
+/// `docuvault healthcheck` as a container runtime runs it, with the process's environment.
+fn healthcheck(args: &[&str], env: &std::collections::HashMap<String, String>) -> (bool, String) {
+    let out = std::process::Command::new(common::BIN)
+        .arg("healthcheck")
+        .args(args)
+        .env_clear()
+        .envs(env)
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn healthchecks_tell_a_live_api_and_worker_from_dead_ones() {
+    let dir = empty_dir("health");
+    let beat = dir.join("worker.alive");
+    let (_scratch, mut env) = migrated(
+        "health",
+        &[("WORKER_HEARTBEAT_FILE", beat.to_str().unwrap())],
+    );
+    let (server, port) = serve(&["serve"], &env);
+    env.insert("BIND_ADDR".into(), format!("0.0.0.0:{port}"));
+    assert_eq!(healthcheck(&[], &env), (true, String::new()));
+    drop(server);
+    let (ok, said) = healthcheck(&[], &env);
+    assert!(!ok && said.starts_with("unhealthy: cannot ask"), "{said}");
+
+    // No heartbeat before a worker ran; one within seconds of its start.
+    let (ok, said) = healthcheck(&["--worker"], &env);
+    assert!(!ok && said.starts_with("unhealthy: no heartbeat"), "{said}");
+    let worker = Running(start(&["worker"], &env));
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while !healthcheck(&["--worker"], &env).0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no heartbeat within 20 s"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    // A worker that died leaves a heartbeat that ages out.
+    drop(worker);
+    let aged = std::process::Command::new("touch")
+        .args(["-d", "2 minutes ago"])
+        .arg(&beat)
+        .status()
+        .unwrap();
+    assert!(aged.success());
+    let (ok, said) = healthcheck(&["--worker"], &env);
+    assert!(!ok && said.contains("s old"), "{said}");
+}

@@ -86,6 +86,9 @@ pub enum SmtpTls {
 pub struct PipelineConfig {
     /// Jobs one worker process runs at once.
     pub concurrency: usize,
+    /// A file the worker touches while its loop is alive, for `docuvault healthcheck --worker`
+    /// (`WORKER_HEARTBEAT_FILE`; empty turns it off).
+    pub heartbeat_file: Option<std::path::PathBuf>,
     /// How long a job may run before another worker may take it over (a killed worker's job).
     pub visibility: Duration,
     /// Attempts before a document ends `failed`.
@@ -123,6 +126,8 @@ pub struct ObjectStoreConfig {
 }
 
 pub const DEFAULT_BIND_ADDR: &str = "127.0.0.1:8080";
+/// Where a worker shows it is alive unless `WORKER_HEARTBEAT_FILE` says otherwise.
+pub const DEFAULT_HEARTBEAT_FILE: &str = "/tmp/docuvault-worker.alive";
 pub const DEFAULT_MAX_UPLOAD_BYTES: u64 = 100 * 1024 * 1024;
 const MIN_SECRET_KEY_LEN: usize = 32;
 
@@ -189,6 +194,11 @@ impl Config {
         }
         let pipeline = PipelineConfig {
             concurrency: env.parse_or("WORKER_CONCURRENCY", 2)?,
+            heartbeat_file: match env.optional("WORKER_HEARTBEAT_FILE") {
+                None => Some(std::path::PathBuf::from(DEFAULT_HEARTBEAT_FILE)),
+                Some(path) if path.trim().is_empty() => None,
+                Some(path) => Some(std::path::PathBuf::from(path)),
+            },
             visibility: Duration::from_secs(env.parse_or("JOB_VISIBILITY_SECS", 300)?),
             max_attempts: env.parse_or("JOB_MAX_ATTEMPTS", 5)?,
             retry_base: Duration::from_millis(env.parse_or("JOB_RETRY_BASE_MS", 10_000)?),

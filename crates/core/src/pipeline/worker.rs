@@ -8,6 +8,7 @@
 
 use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -44,6 +45,43 @@ const CLEANUP_BATCH: i64 = 100;
 const CLEANUP_LEASE: Duration = Duration::from_secs(600);
 /// How many due jobs one sweep hands to the queue.
 const SWEEP_BATCH: i64 = 500;
+
+/// How long the job loop may go without a turn while it has a free slot before the worker no
+/// longer calls itself alive (it turns at least once per queue poll, about every second).
+const STALL_AFTER_SECS: u64 = 30;
+
+/// What the sweeper checks before it touches the heartbeat file: the job loop took a turn
+/// lately, or it is waiting only because every slot is busy with a job.
+struct Liveness {
+    slots: Arc<Semaphore>,
+    turned: Arc<AtomicU64>,
+}
+
+impl Liveness {
+    fn is_alive(&self) -> bool {
+        self.slots.available_permits() == 0
+            || unix_now().saturating_sub(self.turned.load(Ordering::Relaxed)) < STALL_AFTER_SECS
+    }
+}
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// Sets the file's modification time to now (creating it if needed).
+async fn touch(path: &std::path::Path) -> std::io::Result<()> {
+    let file = tokio::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)
+        .await?;
+    file.into_std()
+        .await
+        .set_modified(std::time::SystemTime::now())
+}
 
 /// What a `run_until_idle` did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -124,15 +162,21 @@ impl Worker {
     /// Works until `shutdown`, then drains for up to `grace`.
     pub async fn run(&self, shutdown: CancellationToken, grace: Duration) {
         tracing::info!(consumer = %self.consumer, concurrency = self.concurrency, "worker started");
+        let slots = Arc::new(Semaphore::new(self.concurrency));
+        let turned = Arc::new(AtomicU64::new(unix_now()));
         let sweeper = {
             let me = self.clone();
             let stop = shutdown.clone();
-            tokio::spawn(async move { me.sweep_until(stop).await })
+            let alive = Liveness {
+                slots: Arc::clone(&slots),
+                turned: Arc::clone(&turned),
+            };
+            tokio::spawn(async move { me.sweep_until(stop, alive).await })
         };
-        let slots = Arc::new(Semaphore::new(self.concurrency));
         let mut jobs = JoinSet::new();
         let mut failing = false;
         loop {
+            turned.store(unix_now(), Ordering::Relaxed);
             while let Some(done) = jobs.try_join_next() {
                 if let Err(e) = done {
                     tracing::error!(error = %e, "a job task panicked");
@@ -314,11 +358,17 @@ impl Worker {
         }
     }
 
-    async fn sweep_until(&self, stop: CancellationToken) {
+    async fn sweep_until(&self, stop: CancellationToken, alive: Liveness) {
         let mut failing = false;
         let mut sweeps: u64 = 0;
         loop {
             sweeps += 1;
+            if let Some(path) = &self.pipeline.config.heartbeat_file
+                && alive.is_alive()
+                && let Err(e) = touch(path).await
+            {
+                tracing::debug!(error = %e, path = %path.display(), "cannot write the heartbeat file");
+            }
             if sweeps % PRUNE_EVERY == 1 {
                 match self.queue.prune_consumers(PRUNE_IDLE).await {
                     Ok(0) => {}
