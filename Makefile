@@ -19,7 +19,7 @@ else ifdef BIND_ADDR
 export BIND_ADDR
 endif
 
-.PHONY: run test bench test-faults build lint fmt stack-up stack-down stack-status stack-reset help
+.PHONY: run test bench test-faults test-contract build lint fmt stack-up stack-down stack-status stack-reset help
 
 help:
 	@sed -n '2,9p' Makefile | sed 's/^# \{0,1\}//'
@@ -51,6 +51,11 @@ bench:
 ## object store) with 100+ documents in flight: bench/results/faults.md.
 test-faults:
 	bench/run.sh faults $(BENCH_ARGS)
+
+## The API against its own OpenAPI document: schemathesis (all checks, stateful phase
+## included) as a signed-in user against a real server on the local stack.
+test-contract:
+	bench/run.sh contract $(BENCH_ARGS)
 
 ## The gates CI applies before the tests.
 lint:

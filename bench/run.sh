@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# `make bench` and `make test-faults`: installs what the measurements need (wrk, pgbench,
-# poppler-utils from Debian), starts the local stack, builds the release binary, then runs
-# bench/bench.py or bench/faults.py. Results go to bench/results/.
+# `make bench`, `make test-faults` and `make test-contract`: installs what they need (wrk,
+# pgbench, poppler-utils from Debian; schemathesis from PyPI), starts the local stack, builds the
+# release binary, then runs bench/bench.py, bench/faults.py or bench/contract.py. Results of
+# the first two go to bench/results/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-what=${1:?usage: bench/run.sh bench|faults [args]}
+what=${1:?usage: bench/run.sh bench|faults|contract [args]}
+SCHEMATHESIS_VERSION=4.32.5
 shift
 
 need=()
@@ -22,5 +24,12 @@ cargo build --release --locked -p docuvault
 case "$what" in
   bench) exec python3 bench/bench.py "$@" ;;
   faults) exec python3 bench/faults.py "$@" ;;
-  *) echo "usage: bench/run.sh bench|faults" >&2; exit 2 ;;
+  contract)
+    # schemathesis (PyPI) in the stack's venv, pinned like the stack's other Python tools.
+    if [ "$(.stack/venv/bin/schemathesis --version 2>/dev/null)" != "schemathesis, version $SCHEMATHESIS_VERSION" ]; then
+      echo "[contract] installing schemathesis $SCHEMATHESIS_VERSION from PyPI into .stack/venv"
+      .stack/venv/bin/pip install -q "schemathesis==$SCHEMATHESIS_VERSION"
+    fi
+    exec python3 bench/contract.py "$@" ;;
+  *) echo "usage: bench/run.sh bench|faults|contract" >&2; exit 2 ;;
 esac

@@ -83,6 +83,7 @@ pub fn router(state: AppState) -> Router {
         .split_for_parts();
     openapi.info.version = env!("CARGO_PKG_VERSION").to_owned();
     require_bearer(&mut openapi);
+    declare_common_responses(&mut openapi);
     let spec: Arc<str> = openapi.to_json().unwrap_or_default().into();
     let auth = state.vault.auth.clone();
 
@@ -143,6 +144,70 @@ fn require_bearer(openapi: &mut utoipa::openapi::OpenApi) {
                 "bearer",
                 Vec::<String>::new(),
             )]);
+        }
+    }
+}
+
+/// Declares on every operation the answers that come from outside its handler — the bearer
+/// check (401), the extractors (400 for a malformed body, path or query; 415 for a body not
+/// sent as JSON) and an unavailable dependency (503) — so the document lists every status the
+/// server can give (generated clients and schemathesis rely on it). An operation's own, more
+/// specific declaration of the same status is kept.
+fn declare_common_responses(openapi: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::path::ParameterIn;
+    use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
+    let error = |description: &str| {
+        ResponseBuilder::new()
+            .description(description)
+            .content(
+                "application/json",
+                ContentBuilder::new()
+                    .schema(Some(Ref::from_schema_name("ErrorBody")))
+                    .build(),
+            )
+            .build()
+    };
+    for (path, item) in &mut openapi.paths.paths {
+        let path_params = path.contains('{');
+        for op in [
+            &mut item.get,
+            &mut item.put,
+            &mut item.post,
+            &mut item.delete,
+            &mut item.patch,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            let json_body = op.request_body.as_ref().is_some_and(
+                |b| matches!(b, RefOr::T(b) if b.content.contains_key("application/json")),
+            );
+            let query =
+                op.parameters.iter().flatten().any(
+                    |p| matches!(p, RefOr::T(p) if matches!(p.parameter_in, ParameterIn::Query)),
+                );
+            let mut add = |status: &str, description: &str| {
+                op.responses
+                    .responses
+                    .entry(status.to_owned())
+                    .or_insert_with(|| error(description).into());
+            };
+            if op.security.is_some() {
+                add(
+                    "401",
+                    "no valid access token: missing, malformed, expired or revoked",
+                );
+            }
+            if json_body || path_params || query || op.request_body.is_some() {
+                add("400", "the body, path or query cannot be read");
+            }
+            if json_body {
+                add("415", "the body was not sent as application/json");
+            }
+            add(
+                "503",
+                "a dependency (PostgreSQL, the object store or Redis) is unavailable; retry after Retry-After",
+            );
         }
     }
 }

@@ -72,3 +72,56 @@ impl From<QueryRejection> for ApiError {
         ApiError::new("invalid_query", r.body_text())
     }
 }
+
+/// An optional integer field that also takes a JSON number written with a zero fraction
+/// (`5.0`): JSON Schema calls that an integer, so a client generated from the OpenAPI document
+/// may send it. Any other fraction, or a value out of range, is refused.
+pub fn whole_number<'de, D>(d: D) -> Result<Option<i64>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    use serde::Deserialize;
+    use serde::de::Error;
+    let Some(n) = Option::<serde_json::Number>::deserialize(d)? else {
+        return Ok(None);
+    };
+    if let Some(i) = n.as_i64() {
+        return Ok(Some(i));
+    }
+    // 2^63 is the first float past i64::MAX; -2^63 is i64::MIN itself.
+    const LIMIT: f64 = 9_223_372_036_854_775_808.0;
+    match n.as_f64() {
+        Some(f) if f.fract() == 0.0 && (-LIMIT..LIMIT).contains(&f) =>
+        {
+            #[allow(clippy::cast_possible_truncation)]
+            Ok(Some(f as i64))
+        }
+        _ => Err(D::Error::custom(format!("{n} is not a whole number"))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[derive(Debug, serde::Deserialize)]
+    struct Body {
+        #[serde(default, deserialize_with = "super::whole_number")]
+        n: Option<i64>,
+    }
+
+    fn parse(json: &str) -> Result<Option<i64>, serde_json::Error> {
+        let value: serde_json::Value = serde_json::from_str(json)?;
+        serde_json::from_value::<Body>(value).map(|b| b.n)
+    }
+
+    #[test]
+    fn whole_numbers_with_or_without_a_zero_fraction() {
+        assert_eq!(parse(r#"{"n": 5}"#).ok(), Some(Some(5)));
+        assert_eq!(parse(r#"{"n": 5.0}"#).ok(), Some(Some(5)));
+        assert_eq!(parse(r#"{"n": -42052.0}"#).ok(), Some(Some(-42052)));
+        assert_eq!(parse(r#"{"n": null}"#).ok(), Some(None));
+        assert_eq!(parse(r#"{}"#).ok(), Some(None));
+        assert!(parse(r#"{"n": 5.5}"#).is_err());
+        assert!(parse(r#"{"n": 1e19}"#).is_err());
+        assert!(parse(r#"{"n": "5"}"#).is_err());
+    }
+}

@@ -130,6 +130,16 @@ impl From<sqlx::Error> for Error {
             {
                 Self::unavailable(Dependency::Postgres, e)
             }
+            // Text PostgreSQL cannot hold (a NUL character, 22021; or one the database encoding
+            // lacks, 22P05) came from the request: the client's mistake, not a server error.
+            sqlx::Error::Database(ref db)
+                if db.code().is_some_and(|c| c == "22021" || c == "22P05") =>
+            {
+                Self::bad_request(
+                    "invalid_text",
+                    "text may not contain NUL characters (U+0000)",
+                )
+            }
             other => Self::Internal(anyhow::Error::new(other).context("database query failed")),
         }
     }

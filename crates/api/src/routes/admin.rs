@@ -67,11 +67,13 @@ impl From<AdminUserRow> for AdminUserDto {
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct UserPage {
     /// The last handle of the previous page.
     pub after: Option<String>,
     /// 1 to 200, default 50.
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
 }
 
@@ -96,10 +98,14 @@ async fn list_users(
 pub struct UserChangesDto {
     pub is_active: Option<bool>,
     /// `user` or `admin`.
+    #[schema(pattern = "^(user|admin)$")]
     pub role: Option<String>,
     /// `true` turns the user's two-factor sign-in off (they enrol again).
     #[serde(default)]
     pub reset_totp: bool,
+    /// The user's storage limit in bytes.
+    #[serde(default, deserialize_with = "crate::extract::whole_number")]
+    #[schema(minimum = 0)]
     pub quota_bytes: Option<i64>,
 }
 
@@ -156,12 +162,15 @@ impl From<AuditRow> for AuditEntryDto {
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct AuditQuery {
     pub user_id: Option<Uuid>,
     pub event_type: Option<String>,
     /// The last id of the previous page.
     pub before: Option<i64>,
+    /// 1 to 200, default 50.
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
 }
 

@@ -32,10 +32,15 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RegisterDto {
-    /// 3 to 32 of a-z, 0-9, '.', '_', '-'.
+    /// 3 to 32 of a-z, 0-9, '.', '_', '-', starting with a letter or digit (upper case is
+    /// folded; surrounding white space is trimmed).
+    #[schema(pattern = "^\\s*[A-Za-z0-9][A-Za-z0-9._-]{2,31}\\s*$")]
     pub handle: String,
+    #[schema(max_length = 254)]
     pub email: String,
-    /// At least 10 characters, not a common password.
+    /// At least 10 characters and at most 256 bytes; not a common password, the handle or the
+    /// email's local part.
+    #[schema(min_length = 10, max_length = 256)]
     pub password: String,
 }
 

@@ -107,10 +107,20 @@ pub struct DocumentPage {
     pub next_cursor: Option<String>,
 }
 
+/// The upload form (documentation only: the handler streams the multipart body itself).
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct UploadForm {
+    /// The document: PDF, plain text, PNG, JPEG or TIFF, at most `MAX_UPLOAD_BYTES`.
+    #[schema(value_type = String, format = Binary)]
+    file: Vec<u8>,
+}
+
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ListParams {
     /// Page size, 1 to 100 (default 50).
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<i64>,
     /// The `next_cursor` of the previous page.
     pub cursor: Option<String>,
@@ -120,7 +130,7 @@ pub struct ListParams {
 /// left `pending` for the processing pipeline.
 #[utoipa::path(
     post, path = "/api/documents/upload", tag = "documents",
-    request_body(content_type = "multipart/form-data", description = "a form with one file field named `file`"),
+    request_body(content_type = "multipart/form-data", content = UploadForm, description = "a form with one file field named `file`"),
     responses(
         (status = 201, body = DocumentDto),
         (status = 400, description = "empty file, malformed multipart or no `file` field", body = ErrorBody),
@@ -283,7 +293,11 @@ async fn delete_one(
 #[utoipa::path(
     get, path = "/api/documents/{id}/content", tag = "documents", params(("id" = Uuid, Path)),
     responses(
-        (status = 200, description = "the bytes", content_type = "application/octet-stream"),
+        (status = 200, description = "the bytes, with the type detected at upload",
+            content(
+                (Vec<u8> = "application/pdf"), (String = "text/plain"), (Vec<u8> = "image/png"),
+                (Vec<u8> = "image/jpeg"), (Vec<u8> = "image/tiff"),
+            )),
         (status = 404, body = ErrorBody),
     )
 )]

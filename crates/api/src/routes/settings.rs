@@ -45,7 +45,11 @@ impl From<AiSettingsView> for SettingsDto {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SettingsUpdateDto {
+    /// `local`, `openai` or `anthropic`.
+    #[schema(pattern = "^(local|openai|anthropic)$")]
     pub provider: String,
+    /// At most 200 characters (after trimming).
+    #[schema(max_length = 200)]
     pub model: Option<String>,
     pub base_url: Option<String>,
     /// Omit to keep the stored key; a string to replace it; null or "" to remove it.

@@ -50,11 +50,15 @@ impl From<TopicRow> for TopicDto {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TopicInputDto {
-    /// 1 to 64 characters, unique per user (case-insensitive).
+    /// 1 to 64 characters (after trimming; no control characters), unique per user
+    /// (case-insensitive).
+    #[schema(min_length = 1, max_length = 64)]
     pub name: String,
     /// What belongs in this topic; the classifier reads it. At most 2000 characters.
+    #[schema(max_length = 2000)]
     pub description: Option<String>,
     /// `#rrggbb`; default `#6366f1`.
+    #[schema(pattern = "^#[0-9a-fA-F]{6}$")]
     pub color: Option<String>,
 }
 

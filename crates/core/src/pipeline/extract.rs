@@ -79,8 +79,17 @@ async fn read_bounded(mut body: ByteStream<'_>, limit: usize) -> Result<(Vec<u8>
     Ok((out, false))
 }
 
-/// UTF-8 if it is (a sequence cut off at the end is dropped), else Windows-1252.
+/// UTF-8 if it is (a sequence cut off at the end is dropped), else Windows-1252. NUL
+/// characters are dropped: PostgreSQL cannot store them in text, and they carry no meaning.
 pub fn decode_text(bytes: &[u8]) -> String {
+    let mut text = decode(bytes);
+    if text.contains('\0') {
+        text.retain(|c| c != '\0');
+    }
+    text
+}
+
+fn decode(bytes: &[u8]) -> String {
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     match std::str::from_utf8(bytes) {
         Ok(s) => s.to_owned(),
@@ -296,8 +305,14 @@ mod tests {
     }
 
     #[test]
-    fn every_byte_decodes_to_one_char() {
+    fn every_byte_but_nul_decodes_to_one_char() {
         let all: Vec<u8> = (0..=255).collect();
-        assert_eq!(decode_text(&all).chars().count(), 256);
+        assert_eq!(decode_text(&all).chars().count(), 255);
+    }
+
+    #[test]
+    fn nul_characters_are_dropped() {
+        assert_eq!(decode_text(b"a\0b\0"), "ab");
+        assert_eq!(decode_text(b"caf\xe9\0"), "café");
     }
 }

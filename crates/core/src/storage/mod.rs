@@ -38,12 +38,14 @@ pub trait ObjectStore: Send + Sync + std::fmt::Debug {
     /// Removes `key`. Removing a key that does not exist is not an error.
     async fn delete(&self, key: &ObjectKey) -> Result<()>;
 
-    /// A URL that lets its holder GET the object directly from the store until it expires.
+    /// A URL that lets its holder GET the object directly from the store until it expires;
+    /// `content_disposition` is a whole `Content-Disposition` header value the store then
+    /// answers with (e.g. `attachment; filename="a.pdf"`).
     fn presigned_get(
         &self,
         key: &ObjectKey,
         expires_in: Duration,
-        download_name: Option<&str>,
+        content_disposition: Option<&str>,
     ) -> Url;
 
     /// Checks that the store answers and the bucket is reachable with our credentials.

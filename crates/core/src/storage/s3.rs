@@ -391,12 +391,12 @@ impl ObjectStore for S3Store {
         &self,
         key: &ObjectKey,
         expires_in: Duration,
-        download_name: Option<&str>,
+        content_disposition: Option<&str>,
     ) -> Url {
         let mut action = self
             .bucket
             .get_object(Some(&self.credentials), key.as_str());
-        if let Some(disposition) = download_name {
+        if let Some(disposition) = content_disposition {
             action
                 .query_mut()
                 .insert("response-content-disposition", disposition.to_owned());
