@@ -609,6 +609,30 @@ async fn a_document_over_the_text_bound_is_classified_on_its_truncated_text() {
     assert_eq!(document(&app, &small).await["text_truncated"], false);
 }
 
+/// The default bound (8 MiB) with a ~10 MB-of-text PDF, the size that used to leave pdftotext
+/// blocked on its full pipe until the timeout ("took longer than 20s", document failed).
+#[tokio::test]
+async fn a_book_over_the_default_text_bound_is_cut_not_timed_out() {
+    let app = TestApp::spawn_with(Options {
+        env: vec![("EXTRACT_TIMEOUT_SECS", "20".to_owned())],
+        ..Options::default()
+    })
+    .await;
+    let line: &[&str] =
+        &["Invoice total due, paid by bank transfer to the account, line after line."; 40];
+    let pages: Vec<Option<&[&str]>> = vec![Some(line); 3600];
+    let id = upload_id(&app, "book.pdf", pdf(&pages)).await;
+    app.process_all().await;
+    let doc = document(&app, &id).await;
+    assert_eq!(doc["status"], "classified", "{}", doc["error"]);
+    assert_eq!(doc["text_truncated"], true);
+    let kept = doc["extracted_text"].as_str().expect("text").len();
+    assert!(
+        kept <= 8 * 1024 * 1024 && kept > 8 * 1024 * 1024 - 4,
+        "{kept}"
+    );
+}
+
 #[tokio::test]
 async fn consumers_of_stopped_workers_are_pruned_unless_they_hold_messages() {
     use docuvault_core::queue::{JobQueue, RedisQueue};
