@@ -98,6 +98,11 @@ impl IntoResponse for ApiError {
                 "file_too_large",
                 e.to_string(),
             ),
+            e @ Error::QuotaExceeded { .. } => error_response(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "quota_exceeded",
+                e.to_string(),
+            ),
             Error::UnsupportedType { code, message } => {
                 error_response(StatusCode::UNSUPPORTED_MEDIA_TYPE, code, message)
             }

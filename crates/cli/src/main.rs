@@ -54,12 +54,25 @@ enum Command {
     /// Manage accounts from the server's shell.
     #[command(subcommand)]
     User(UserCommand),
+    /// Storage quotas.
+    #[command(subcommand)]
+    Quota(QuotaCommand),
     /// Exit 0 if this host's API answers `/health` with 200 (for container healthchecks: slim
     /// images have no curl); with `--worker`, if a worker here touched its heartbeat file
     /// within the last minute.
     Healthcheck {
         #[arg(long)]
         worker: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum QuotaCommand {
+    /// Compare every user's recorded use with the sum of their documents' sizes; exit 1 if
+    /// any differ (with `--fix`, set them to the sum and exit 0).
+    Check {
+        #[arg(long)]
+        fix: bool,
     },
 }
 
@@ -169,6 +182,7 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::User(cmd) => user_command(cmd).await,
+        Command::Quota(QuotaCommand::Check { fix }) => quota_check(fix).await,
         Command::Healthcheck { worker } => Ok(if worker {
             healthcheck::worker()
         } else {
@@ -213,6 +227,39 @@ async fn user_command(cmd: UserCommand) -> anyhow::Result<ExitCode> {
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
             eprintln!("password of {handle} set; its sign-ins were ended");
         }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn quota_check(fix: bool) -> anyhow::Result<ExitCode> {
+    use docuvault_core::db::quotas;
+    let config = Config::from_env()?;
+    let pool = db::connect_lazy(&config.database, "docuvault-cli")?;
+    let drifted = quotas::drift(&pool)
+        .await
+        .map_err(|e| anyhow::anyhow!("{}", e.chain()))?;
+    if drifted.is_empty() {
+        eprintln!("every quota matches its documents");
+        return Ok(ExitCode::SUCCESS);
+    }
+    for d in &drifted {
+        eprintln!(
+            "{} ({}): recorded {} bytes, documents add up to {}",
+            d.handle, d.user_id, d.recorded_bytes, d.actual_bytes
+        );
+    }
+    if !fix {
+        eprintln!(
+            "{} quota(s) differ; run again with --fix to set them to their documents' sum",
+            drifted.len()
+        );
+        return Ok(ExitCode::FAILURE);
+    }
+    for d in &drifted {
+        let used = quotas::recompute(&pool, d.user_id)
+            .await
+            .map_err(|e| anyhow::anyhow!("{}", e.chain()))?;
+        eprintln!("{}: set to {used} bytes", d.handle);
     }
     Ok(ExitCode::SUCCESS)
 }

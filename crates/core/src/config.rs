@@ -26,6 +26,9 @@ pub struct Config {
     pub secret_key: Secret<String>,
     pub bind_addr: SocketAddr,
     pub max_upload_bytes: u64,
+    /// The storage quota a new account starts with (`QUOTA_DEFAULT_BYTES`); admins change it
+    /// per user.
+    pub quota_default_bytes: i64,
     /// Prefix of every Redis key DocuVault writes (`{prefix}:jobs`), so installations can share
     /// a Redis.
     pub redis_key_prefix: String,
@@ -119,6 +122,9 @@ pub struct DatabaseConfig {
 #[derive(Debug, Clone)]
 pub struct ObjectStoreConfig {
     pub endpoint: Url,
+    /// Where browsers reach the same store (`S3_PUBLIC_ENDPOINT`), if not at `endpoint`:
+    /// presigned URLs are signed for this host, since the signature covers it.
+    pub public_endpoint: Option<Url>,
     pub region: String,
     pub bucket: String,
     pub access_key: String,
@@ -152,6 +158,7 @@ impl Config {
         let allow_http = env.parse_or("MINIO_ALLOW_HTTP", false)?;
         let object_store = ObjectStoreConfig {
             endpoint: env.s3_endpoint("MINIO_ENDPOINT", allow_http)?,
+            public_endpoint: env.public_endpoint("S3_PUBLIC_ENDPOINT")?,
             region: env
                 .optional("MINIO_REGION")
                 .unwrap_or_else(|| "us-east-1".to_owned()),
@@ -179,6 +186,10 @@ impl Config {
         let max_upload_bytes = env.parse_or("MAX_UPLOAD_BYTES", DEFAULT_MAX_UPLOAD_BYTES)?;
         if max_upload_bytes == 0 {
             return Err(env.problem("MAX_UPLOAD_BYTES", "must be greater than 0"));
+        }
+        let quota_default_bytes: i64 = env.parse_or("QUOTA_DEFAULT_BYTES", 104_857_600)?;
+        if quota_default_bytes < 0 {
+            return Err(env.problem("QUOTA_DEFAULT_BYTES", "must be 0 or more"));
         }
         let redis_key_prefix = env
             .optional("REDIS_KEY_PREFIX")
@@ -240,6 +251,7 @@ impl Config {
             secret_key: Secret::new(secret_key),
             bind_addr,
             max_upload_bytes,
+            quota_default_bytes,
             redis_key_prefix,
             pipeline,
         })
@@ -422,6 +434,27 @@ impl Env<'_> {
             )),
             _ => Err(self.problem(var, "must be an http(s) URL")),
         }
+    }
+
+    /// An http(s) origin with no path: a path prefix would be part of what the URL's signature
+    /// covers, and a proxy that strips it would break every presigned URL.
+    fn public_endpoint(&self, var: &'static str) -> Result<Option<Url>, ConfigError> {
+        let Some(raw) = self.optional(var) else {
+            return Ok(None);
+        };
+        let url = Url::parse(&raw)
+            .ok()
+            .filter(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
+            .ok_or_else(|| {
+                self.problem(var, "must be the URL browsers reach the store at, such as https://vault.example.org")
+            })?;
+        if url.path() != "/" || url.query().is_some() {
+            return Err(self.problem(
+                var,
+                "must have no path: route /<bucket>/ on that host to the store instead (docs/deploy.md)",
+            ));
+        }
+        Ok(Some(url))
     }
 
     fn bucket(&self, var: &'static str) -> Result<String, ConfigError> {

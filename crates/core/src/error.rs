@@ -49,6 +49,9 @@ pub enum Error {
     /// An upload is larger than allowed (413).
     #[error("the file is larger than the limit of {limit} bytes")]
     TooLarge { limit: u64 },
+    /// An upload does not fit in what is left of its owner's quota (413).
+    #[error("storage quota exceeded: {used} of {limit} bytes used, and this file needs {needed}")]
+    QuotaExceeded { used: i64, limit: i64, needed: u64 },
     /// The content is not a type we accept, or not the type it claims to be (415).
     #[error("{message}")]
     UnsupportedType { code: &'static str, message: String },

@@ -1,6 +1,8 @@
 //! The human filename of a document: kept for display and downloads only, never used to build
 //! an object key or a filesystem path.
 
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+
 /// Longest filename kept, in characters (most filesystems allow 255 bytes; characters are
 /// what people see).
 pub const MAX_FILENAME_CHARS: usize = 255;
@@ -49,6 +51,37 @@ fn truncate_keeping_extension(name: &str, max: usize) -> String {
     let keep = max - ext.chars().count();
     let stem: String = name.chars().take(keep).collect();
     format!("{stem}{ext}")
+}
+
+/// RFC 6266 / RFC 8187: an ASCII fallback `filename` plus the exact UTF-8 `filename*`.
+pub fn content_disposition(filename: &str) -> String {
+    const ATTR_CHAR: &AsciiSet = &NON_ALPHANUMERIC
+        .remove(b'!')
+        .remove(b'#')
+        .remove(b'$')
+        .remove(b'&')
+        .remove(b'+')
+        .remove(b'-')
+        .remove(b'.')
+        .remove(b'^')
+        .remove(b'_')
+        .remove(b'`')
+        .remove(b'|')
+        .remove(b'~');
+    let fallback: String = filename
+        .chars()
+        .map(|c| {
+            if c.is_ascii_graphic() && c != '"' && c != '\\' || c == ' ' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    format!(
+        "attachment; filename=\"{fallback}\"; filename*=UTF-8''{}",
+        utf8_percent_encode(filename, ATTR_CHAR)
+    )
 }
 
 #[cfg(test)]

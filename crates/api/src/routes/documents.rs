@@ -10,7 +10,6 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 use futures::{StreamExt, TryStreamExt};
-use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
@@ -24,6 +23,7 @@ use crate::extract::{Json, Path, Query};
 use docuvault_core::Error;
 use docuvault_core::db::documents::PageAfter;
 use docuvault_core::services::documents::{Document, Upload};
+use docuvault_domain::filename::content_disposition;
 
 /// Room for the multipart framing and small fields around the file itself.
 pub const MULTIPART_OVERHEAD: u64 = 64 * 1024;
@@ -34,6 +34,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(list))
         .routes(routes!(get_one, delete_one))
         .routes(routes!(content))
+        .routes(routes!(download))
         .routes(routes!(reclassify))
 }
 
@@ -134,7 +135,7 @@ pub struct ListParams {
     responses(
         (status = 201, body = DocumentDto),
         (status = 400, description = "empty file, malformed multipart or no `file` field", body = ErrorBody),
-        (status = 413, description = "larger than MAX_UPLOAD_BYTES", body = ErrorBody),
+        (status = 413, description = "larger than MAX_UPLOAD_BYTES (`file_too_large`), or more than is left of the quota (`quota_exceeded`; nothing is stored or charged)", body = ErrorBody),
         (status = 415, description = "unsupported type, or content not matching its claimed type", body = ErrorBody),
         (status = 503, description = "a dependency is down", body = ErrorBody),
     )
@@ -167,6 +168,8 @@ async fn upload(
         let upload = Upload {
             filename: field.file_name().map(str::to_owned),
             declared_type: field.content_type().map(str::to_owned),
+            // The file is at least the body less the form's framing.
+            announced_bytes: announced.map(|n| n.saturating_sub(MULTIPART_OVERHEAD)),
             body: field.map_err(move |e| invalid_multipart(&e, max).0).boxed(),
         };
         let doc = state.vault.upload(caller.id, upload).await?;
@@ -289,6 +292,31 @@ async fn delete_one(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DownloadDto {
+    /// A presigned GET on the object store (at most 5 minutes), answered as an attachment with
+    /// the original filename and type. Fetch it directly: the bytes do not pass the API.
+    pub url: String,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// A short-lived link to download the document straight from the object store.
+#[utoipa::path(
+    get, path = "/api/documents/{id}/download", tag = "documents", params(("id" = Uuid, Path)),
+    responses((status = 200, body = DownloadDto), (status = 404, body = ErrorBody))
+)]
+async fn download(
+    State(state): State<AppState>,
+    AuthUser(caller): AuthUser,
+    Path(id): Path<Uuid>,
+) -> Result<Json<DownloadDto>, ApiError> {
+    let (url, expires_at) = state.vault.download_url(caller.id, id).await?;
+    Ok(Json(DownloadDto {
+        url: url.into(),
+        expires_at,
+    }))
+}
+
 /// Download the document's bytes, streamed, as an attachment with its original filename.
 #[utoipa::path(
     get, path = "/api/documents/{id}/content", tag = "documents", params(("id" = Uuid, Path)),
@@ -326,37 +354,6 @@ async fn content(
         HeaderValue::from_static("private, no-cache"),
     );
     Ok(resp)
-}
-
-/// RFC 6266 / RFC 8187: an ASCII fallback `filename` plus the exact UTF-8 `filename*`.
-pub fn content_disposition(filename: &str) -> String {
-    const ATTR_CHAR: &AsciiSet = &NON_ALPHANUMERIC
-        .remove(b'!')
-        .remove(b'#')
-        .remove(b'$')
-        .remove(b'&')
-        .remove(b'+')
-        .remove(b'-')
-        .remove(b'.')
-        .remove(b'^')
-        .remove(b'_')
-        .remove(b'`')
-        .remove(b'|')
-        .remove(b'~');
-    let fallback: String = filename
-        .chars()
-        .map(|c| {
-            if c.is_ascii_graphic() && c != '"' && c != '\\' || c == ' ' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    format!(
-        "attachment; filename=\"{fallback}\"; filename*=UTF-8''{}",
-        utf8_percent_encode(filename, ATTR_CHAR)
-    )
 }
 
 #[cfg(test)]

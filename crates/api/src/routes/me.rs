@@ -19,6 +19,7 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(me))
         .routes(routes!(sessions))
+        .routes(routes!(quota))
         .routes(routes!(change_password))
         .routes(routes!(totp_enroll))
         .routes(routes!(totp_verify))
@@ -61,6 +62,28 @@ async fn me(
     AuthUser(caller): AuthUser,
 ) -> Result<Json<UserDto>, ApiError> {
     Ok(Json(state.vault.me(&caller).await?.into()))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct QuotaDto {
+    /// Bytes the user's documents take.
+    pub used_bytes: i64,
+    /// Bytes they may store (set by an admin; `QUOTA_DEFAULT_BYTES` for new accounts).
+    pub limit_bytes: i64,
+}
+
+/// The signed-in user's storage: used and total.
+#[utoipa::path(get, path = "/api/me/quota", tag = "me",
+    responses((status = 200, body = QuotaDto), (status = 401, body = ErrorBody)))]
+async fn quota(
+    State(state): State<AppState>,
+    AuthUser(caller): AuthUser,
+) -> Result<Json<QuotaDto>, ApiError> {
+    let q = state.vault.quota(caller.id).await?;
+    Ok(Json(QuotaDto {
+        used_bytes: q.used_bytes,
+        limit_bytes: q.limit_bytes,
+    }))
 }
 
 #[derive(Debug, Serialize, ToSchema)]

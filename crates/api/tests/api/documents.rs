@@ -317,6 +317,7 @@ async fn the_app_key_works_on_its_bucket_and_nowhere_else() {
     );
     let store_cfg = docuvault_core::config::ObjectStoreConfig {
         endpoint: url::Url::parse(&stack_var("MINIO_ENDPOINT")).unwrap(),
+        public_endpoint: None,
         region: "us-east-1".into(),
         bucket: other,
         access_key: app_key.0,
@@ -349,6 +350,7 @@ async fn presigned_urls_fetch_the_bytes_directly_and_expire() {
         .unwrap();
     let store_cfg = docuvault_core::config::ObjectStoreConfig {
         endpoint: url::Url::parse(&stack_var("MINIO_ENDPOINT")).unwrap(),
+        public_endpoint: None,
         region: "us-east-1".into(),
         bucket: app.bucket.clone(),
         access_key: stack_var("DOCUVAULT_TEST_S3_ROOT_ACCESS_KEY"),
@@ -361,6 +363,7 @@ async fn presigned_urls_fetch_the_bytes_directly_and_expire() {
         &key,
         std::time::Duration::from_secs(60),
         Some("attachment; filename=\"direct.txt\""),
+        None,
     );
     let resp = reqwest::get(url).await.unwrap();
     assert_eq!(resp.status(), 200);
@@ -373,7 +376,7 @@ async fn presigned_urls_fetch_the_bytes_directly_and_expire() {
         b"straight from the store"
     );
 
-    let short = store.presigned_get(&key, std::time::Duration::from_secs(1), None);
+    let short = store.presigned_get(&key, std::time::Duration::from_secs(1), None, None);
     tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
     assert_eq!(
         reqwest::get(short).await.unwrap().status(),

@@ -448,6 +448,11 @@ impl TestApp {
     pub async fn bucket_keys(&self) -> Vec<String> {
         list_keys(&self.bucket, &self.s3).await
     }
+
+    /// Every object in this test's bucket with its size.
+    pub async fn bucket_objects(&self) -> Vec<(String, u64)> {
+        list_objects(&self.bucket, &self.s3).await
+    }
 }
 
 /// Waits (up to 10 s) for the message the stack's SMTP server received for `to`, and returns
@@ -590,6 +595,15 @@ impl Cookies {
 }
 
 pub async fn list_keys(bucket: &str, creds: &(String, String)) -> Vec<String> {
+    list_objects(bucket, creds)
+        .await
+        .into_iter()
+        .map(|(key, _)| key)
+        .collect()
+}
+
+/// Every object in `bucket` with its size, read straight from the S3 server.
+pub async fn list_objects(bucket: &str, creds: &(String, String)) -> Vec<(String, u64)> {
     let endpoint = Url::parse(&stack_var("MINIO_ENDPOINT")).expect("endpoint");
     let bucket =
         Bucket::new(endpoint, UrlStyle::Path, bucket.to_owned(), "us-east-1").expect("bucket");
@@ -611,7 +625,12 @@ pub async fn list_keys(bucket: &str, creds: &(String, String)) -> Vec<String> {
             .await
             .expect("body");
         let parsed = ListObjectsV2::parse_response(&text).expect("parse list");
-        keys.extend(parsed.contents.into_iter().map(|c| c.key));
+        keys.extend(
+            parsed
+                .contents
+                .into_iter()
+                .map(|c| (c.key, c.size.unwrap_or(0))),
+        );
         match parsed.next_continuation_token {
             Some(t) => token = Some(t),
             None => return keys,

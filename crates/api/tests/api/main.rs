@@ -14,6 +14,7 @@ mod migrations;
 mod ownership;
 mod password_reset;
 mod pipeline;
+mod quota;
 mod roles;
 mod settings;
 mod topics;

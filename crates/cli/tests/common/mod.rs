@@ -85,6 +85,18 @@ impl Scratch {
         assert!(ok.success(), "psql failed: {sql}");
     }
 
+    /// Runs `sql` in the scratch database, as the superuser.
+    #[allow(dead_code)] // not every test binary uses it
+    pub fn sql(&self, sql: &str) {
+        let admin = &self.env["DOCUVAULT_TEST_PG_ADMIN_URL"];
+        let url = format!("{}/{}", &admin[..admin.rfind('/').unwrap()], self.db);
+        let ok = Command::new("psql")
+            .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", &url, "-c", sql])
+            .status()
+            .unwrap();
+        assert!(ok.success(), "psql failed: {sql}");
+    }
+
     /// The stack's environment, pointed at the scratch database and bucket.
     pub fn server_env(&self) -> HashMap<String, String> {
         let mut env = self.env.clone();

@@ -119,14 +119,19 @@ pub async fn extracted_text(pool: &PgPool, owner: Uuid, id: Uuid) -> Result<Opti
 }
 
 /// Deletes the row and returns its object key, if the owner has such a document.
-pub async fn delete(db: impl PgExecutor<'_>, owner: Uuid, id: Uuid) -> Result<Option<String>> {
-    let row: Option<(String,)> =
-        sqlx::query_as("DELETE FROM documents WHERE user_id = $1 AND id = $2 RETURNING object_key")
-            .bind(owner)
-            .bind(id)
-            .fetch_optional(db)
-            .await?;
-    Ok(row.map(|(k,)| k))
+/// Deletes the owner's document; its object key and size, if it existed.
+pub async fn delete(
+    db: impl PgExecutor<'_>,
+    owner: Uuid,
+    id: Uuid,
+) -> Result<Option<(String, i64)>> {
+    Ok(sqlx::query_as(
+        "DELETE FROM documents WHERE user_id = $1 AND id = $2 RETURNING object_key, size_bytes",
+    )
+    .bind(owner)
+    .bind(id)
+    .fetch_optional(db)
+    .await?)
 }
 
 /// The topics of the given documents, in one query for a whole page.

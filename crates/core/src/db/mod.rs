@@ -9,6 +9,7 @@ pub mod documents;
 pub mod object_cleanup;
 pub mod password_resets;
 pub mod pipeline;
+pub mod quotas;
 pub mod sessions;
 pub mod topics;
 pub mod users;

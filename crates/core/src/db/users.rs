@@ -72,19 +72,20 @@ pub async fn find_by_email(pool: &PgPool, email: &str) -> Result<Option<UserRow>
         .await?)
 }
 
-/// Creates the user and their quota row (default limit) in one statement.
+/// Creates the user and their quota row (`quota_bytes`) in one statement.
 pub async fn create(
     db: impl PgExecutor<'_>,
     handle: &str,
     email: &str,
     password_hash: &str,
     role: &str,
+    quota_bytes: i64,
 ) -> Result<UserRow> {
     let sql = format!(
         "WITH u AS (
              INSERT INTO users (handle, email, password_hash, role) VALUES ($1, $2, $3, $4)
              RETURNING {COLUMNS}
-         ), q AS (INSERT INTO quotas (user_id) SELECT id FROM u)
+         ), q AS (INSERT INTO quotas (user_id, limit_bytes) SELECT id, $5 FROM u)
          SELECT * FROM u"
     );
     sqlx::query_as(sqlx::AssertSqlSafe(sql))
@@ -92,6 +93,7 @@ pub async fn create(
         .bind(email)
         .bind(password_hash)
         .bind(role)
+        .bind(quota_bytes)
         .fetch_one(db)
         .await
         .map_err(|e| match violated_constraint(&e) {

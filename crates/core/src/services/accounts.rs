@@ -209,6 +209,7 @@ impl Vault {
             email.as_str(),
             &hash,
             role.as_str(),
+            self.quota_default_bytes,
         )
         .await?
         .into())

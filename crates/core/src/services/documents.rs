@@ -12,9 +12,11 @@ use uuid::Uuid;
 use super::Vault;
 use crate::db::documents::{self as q, DocumentRow, NewDocument, PageAfter};
 use crate::db::object_cleanup as cleanup;
+use crate::db::quotas;
 use crate::error::{Error, Result};
 use crate::storage::ByteStream;
 use docuvault_domain::file_kind::SNIFF_LEN;
+use docuvault_domain::filename::content_disposition;
 use docuvault_domain::{FileKind, Filename, ObjectKey};
 
 /// A topic as shown on a document.
@@ -36,6 +38,9 @@ pub struct Document {
 pub struct Upload<'a> {
     pub filename: Option<String>,
     pub declared_type: Option<String>,
+    /// The size the client announced (at least this many bytes are coming), if it did: an
+    /// upload that cannot fit in the quota is refused before any byte is stored.
+    pub announced_bytes: Option<u64>,
     pub body: ByteStream<'a>,
 }
 
@@ -45,6 +50,9 @@ pub struct Page {
 }
 
 pub const MAX_PAGE_SIZE: i64 = 100;
+/// How long a presigned download URL works: long enough to start a download, short enough
+/// that a leaked link is soon useless.
+pub const DOWNLOAD_URL_TTL: std::time::Duration = std::time::Duration::from_secs(300);
 /// How long an upload's object may exist without its document row before it counts as an
 /// orphan (longer than any upload takes).
 const ORPHAN_AFTER: std::time::Duration = std::time::Duration::from_secs(6 * 3600);
@@ -54,6 +62,9 @@ const PUBLISH_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(50
 impl Vault {
     /// Stores an upload and records it as `pending`. Errors leave nothing behind.
     pub async fn upload(&self, owner: Uuid, upload: Upload<'_>) -> Result<Document> {
+        if let Some(announced) = upload.announced_bytes {
+            self.check_room(owner, announced).await?;
+        }
         let filename = Filename::sanitize(upload.filename.as_deref().unwrap_or(""));
         let mut body = upload.body;
         let (head, at_eof) = read_head(&mut body, SNIFF_LEN).await?;
@@ -108,8 +119,9 @@ impl Vault {
                 limit: self.max_upload_bytes,
             })?,
         };
-        // The row is the job (status `pending`, due now): one statement records both.
-        match q::insert(&self.db, &new).await {
+        // The row is the job (status `pending`, due now): one statement records both, in the
+        // transaction that charges the quota.
+        match self.record_charged(&new).await {
             Ok(row) => {
                 tracing::info!(document_id = %id, size_bytes = size, content_type = kind.mime(), "document uploaded");
                 self.publish_job(id).await;
@@ -123,6 +135,57 @@ impl Vault {
                 Err(e)
             }
         }
+    }
+
+    /// Charges the owner's quota and records the document in one transaction: both or neither.
+    async fn record_charged(&self, new: &NewDocument<'_>) -> Result<DocumentRow> {
+        let mut tx = self.db.begin().await?;
+        if quotas::charge(&mut *tx, new.owner, new.size_bytes)
+            .await?
+            .is_none()
+        {
+            tx.rollback().await?;
+            return Err(self.quota_exceeded(new.owner, new.size_bytes).await);
+        }
+        let row = q::insert(&mut *tx, new).await?;
+        tx.commit().await?;
+        Ok(row)
+    }
+
+    /// Refuses at once an upload announced as larger than what is left of the quota (a read,
+    /// not a charge: the charge at the end is what holds).
+    async fn check_room(&self, owner: Uuid, bytes: u64) -> Result<()> {
+        let quota = quotas::get(&self.db, owner)
+            .await?
+            .ok_or(Error::NotFound("quota"))?;
+        let free = u64::try_from(quota.limit_bytes - quota.used_bytes).unwrap_or(0);
+        if bytes > free {
+            return Err(Error::QuotaExceeded {
+                used: quota.used_bytes,
+                limit: quota.limit_bytes,
+                needed: bytes,
+            });
+        }
+        Ok(())
+    }
+
+    async fn quota_exceeded(&self, owner: Uuid, needed: i64) -> Error {
+        match quotas::get(&self.db, owner).await {
+            Ok(Some(q)) => Error::QuotaExceeded {
+                used: q.used_bytes,
+                limit: q.limit_bytes,
+                needed: u64::try_from(needed).unwrap_or(0),
+            },
+            Ok(None) => Error::NotFound("quota"),
+            Err(e) => e,
+        }
+    }
+
+    /// The owner's storage: used and total.
+    pub async fn quota(&self, owner: Uuid) -> Result<quotas::Quota> {
+        quotas::get(&self.db, owner)
+            .await?
+            .ok_or(Error::NotFound("quota"))
     }
 
     /// Hands a recorded job to the queue. The document is safe either way: if Redis cannot take
@@ -208,6 +271,30 @@ impl Vault {
         Ok((doc, text))
     }
 
+    /// A short-lived URL from which the owner's browser downloads the document straight from
+    /// the object store (as an attachment with its original name and type), and when it stops
+    /// working.
+    pub async fn download_url(
+        &self,
+        owner: Uuid,
+        id: Uuid,
+    ) -> Result<(url::Url, chrono::DateTime<chrono::Utc>)> {
+        let row = q::get(&self.db, owner, id)
+            .await?
+            .ok_or(Error::NotFound("document"))?;
+        // Taken before signing: the URL works at least until the time we state.
+        let expires_at = chrono::Utc::now()
+            + chrono::Duration::from_std(DOWNLOAD_URL_TTL)
+                .unwrap_or_else(|_| chrono::Duration::minutes(5));
+        let url = self.store.presigned_get(
+            &ObjectKey::from_stored(row.object_key),
+            DOWNLOAD_URL_TTL,
+            Some(&content_disposition(&row.filename)),
+            Some(&row.content_type),
+        );
+        Ok((url, expires_at))
+    }
+
     /// The document and a stream of its bytes.
     pub async fn open_content(
         &self,
@@ -224,14 +311,16 @@ impl Vault {
         Ok((row, body))
     }
 
-    /// Deletes the row and, in the same transaction, schedules its object for deletion; then
+    /// Deletes the row and, in the same transaction, gives its size back to the owner's quota
+    /// and schedules its object for deletion; then
     /// deletes the object. No transaction waits on the object store, and a crash or a store
     /// outage after the commit leaves the entry for a worker to finish.
     pub async fn delete_document(&self, owner: Uuid, id: Uuid) -> Result<()> {
         let mut tx = self.db.begin().await?;
-        let key = q::delete(&mut *tx, owner, id)
+        let (key, size) = q::delete(&mut *tx, owner, id)
             .await?
             .ok_or(Error::NotFound("document"))?;
+        quotas::release(&mut *tx, owner, size).await?;
         cleanup::schedule(&mut *tx, &key, std::time::Duration::ZERO).await?;
         tx.commit().await?;
         tracing::info!(document_id = %id, "document deleted");

@@ -31,6 +31,8 @@ pub struct Vault {
     pub metrics: Metrics,
     pub sealer: Sealer,
     pub max_upload_bytes: u64,
+    /// The quota a new account starts with.
+    pub quota_default_bytes: i64,
     pub passwords: Passwords,
     pub tokens: TokenKeys,
     pub limiter: RateLimiter,
@@ -65,6 +67,7 @@ impl Vault {
             redis,
             sealer,
             max_upload_bytes: config.max_upload_bytes,
+            quota_default_bytes: config.quota_default_bytes,
         })
     }
 }

@@ -38,14 +38,16 @@ pub trait ObjectStore: Send + Sync + std::fmt::Debug {
     /// Removes `key`. Removing a key that does not exist is not an error.
     async fn delete(&self, key: &ObjectKey) -> Result<()>;
 
-    /// A URL that lets its holder GET the object directly from the store until it expires;
-    /// `content_disposition` is a whole `Content-Disposition` header value the store then
-    /// answers with (e.g. `attachment; filename="a.pdf"`).
+    /// A URL that lets its holder GET the object directly from the store until it expires,
+    /// addressed as browsers reach the store; `content_disposition` is a whole
+    /// `Content-Disposition` header value (e.g. `attachment; filename="a.pdf"`) and
+    /// `content_type` a `Content-Type` the store then answers with.
     fn presigned_get(
         &self,
         key: &ObjectKey,
         expires_in: Duration,
         content_disposition: Option<&str>,
+        content_type: Option<&str>,
     ) -> Url;
 
     /// Checks that the store answers and the bucket is reachable with our credentials.

@@ -34,6 +34,8 @@ const HEALTH_TIMEOUT: Duration = Duration::from_millis(1200);
 pub struct S3Store {
     http: reqwest::Client,
     bucket: Bucket,
+    /// The same bucket as browsers address it (`S3_PUBLIC_ENDPOINT`), for presigned URLs.
+    public_bucket: Option<Bucket>,
     credentials: Credentials,
     part_size: usize,
     parts_in_flight: usize,
@@ -48,6 +50,19 @@ impl S3Store {
             config.region.clone(),
         )
         .context("invalid object store endpoint or bucket")?;
+        let public_bucket = config
+            .public_endpoint
+            .as_ref()
+            .map(|endpoint| {
+                Bucket::new(
+                    endpoint.clone(),
+                    UrlStyle::Path,
+                    config.bucket.clone(),
+                    config.region.clone(),
+                )
+            })
+            .transpose()
+            .context("invalid public object store endpoint")?;
         let credentials = Credentials::new(
             config.access_key.clone(),
             config.secret_key.expose().clone(),
@@ -63,6 +78,7 @@ impl S3Store {
         Ok(Self {
             http,
             bucket,
+            public_bucket,
             credentials,
             part_size: DEFAULT_PART_SIZE,
             parts_in_flight: DEFAULT_PARTS_IN_FLIGHT,
@@ -392,14 +408,19 @@ impl ObjectStore for S3Store {
         key: &ObjectKey,
         expires_in: Duration,
         content_disposition: Option<&str>,
+        content_type: Option<&str>,
     ) -> Url {
-        let mut action = self
-            .bucket
-            .get_object(Some(&self.credentials), key.as_str());
+        let bucket = self.public_bucket.as_ref().unwrap_or(&self.bucket);
+        let mut action = bucket.get_object(Some(&self.credentials), key.as_str());
         if let Some(disposition) = content_disposition {
             action
                 .query_mut()
                 .insert("response-content-disposition", disposition.to_owned());
+        }
+        if let Some(content_type) = content_type {
+            action
+                .query_mut()
+                .insert("response-content-type", content_type.to_owned());
         }
         action.sign(expires_in)
     }

@@ -1,0 +1,97 @@
+//! Queries on `quotas`: one row per user, `used_bytes` changed only by single conditional
+//! statements inside the transactions that record or remove what they count — never read,
+//! computed in Rust and written back.
+
+use sqlx::{FromRow, PgExecutor, PgPool};
+use uuid::Uuid;
+
+use crate::Result;
+
+/// A user's storage: what they use and what they may.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, FromRow)]
+pub struct Quota {
+    pub used_bytes: i64,
+    pub limit_bytes: i64,
+}
+
+/// Adds `bytes` to the user's use if the result stays within the limit, atomically (the row
+/// lock serialises concurrent charges of the same user only). `None`: it does not fit, and
+/// nothing was charged.
+pub async fn charge(db: impl PgExecutor<'_>, user: Uuid, bytes: i64) -> Result<Option<i64>> {
+    Ok(sqlx::query_scalar(
+        "UPDATE quotas SET used_bytes = used_bytes + $2
+          WHERE user_id = $1 AND used_bytes + $2 <= limit_bytes
+      RETURNING used_bytes",
+    )
+    .bind(user)
+    .bind(bytes)
+    .fetch_optional(db)
+    .await?)
+}
+
+/// Takes `bytes` off the user's use (never below zero).
+pub async fn release(db: impl PgExecutor<'_>, user: Uuid, bytes: i64) -> Result<()> {
+    sqlx::query("UPDATE quotas SET used_bytes = greatest(used_bytes - $2, 0) WHERE user_id = $1")
+        .bind(user)
+        .bind(bytes)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+pub async fn get(db: impl PgExecutor<'_>, user: Uuid) -> Result<Option<Quota>> {
+    Ok(
+        sqlx::query_as("SELECT used_bytes, limit_bytes FROM quotas WHERE user_id = $1")
+            .bind(user)
+            .fetch_optional(db)
+            .await?,
+    )
+}
+
+/// A user whose recorded use differs from the sum of their documents' sizes.
+#[derive(Debug, Clone, PartialEq, Eq, FromRow)]
+pub struct Drift {
+    pub user_id: Uuid,
+    pub handle: String,
+    pub recorded_bytes: i64,
+    pub actual_bytes: i64,
+}
+
+/// Every user whose `used_bytes` is not what their documents add up to.
+pub async fn drift(pool: &PgPool) -> Result<Vec<Drift>> {
+    Ok(sqlx::query_as(
+        "SELECT u.id AS user_id, u.handle, q.used_bytes AS recorded_bytes,
+                coalesce(s.actual, 0)::bigint AS actual_bytes
+           FROM quotas q
+           JOIN users u ON u.id = q.user_id
+           LEFT JOIN (SELECT user_id, sum(size_bytes) AS actual FROM documents GROUP BY user_id) s
+                  ON s.user_id = q.user_id
+          WHERE q.used_bytes <> coalesce(s.actual, 0)
+          ORDER BY u.handle",
+    )
+    .fetch_all(pool)
+    .await?)
+}
+
+/// Sets one user's use to the sum of their documents' sizes. The quota row is locked first:
+/// uploads and deletes change it only while holding that lock, in the transaction that changes
+/// the documents, so the sum read after taking it (a new snapshot, READ COMMITTED) counts every
+/// one of them that committed, and none can commit in between. Returns the new value.
+pub async fn recompute(pool: &PgPool, user: Uuid) -> Result<i64> {
+    let mut tx = pool.begin().await?;
+    sqlx::query("SELECT 1 FROM quotas WHERE user_id = $1 FOR UPDATE")
+        .bind(user)
+        .execute(&mut *tx)
+        .await?;
+    let used: i64 = sqlx::query_scalar(
+        "UPDATE quotas
+            SET used_bytes = (SELECT coalesce(sum(size_bytes), 0)::bigint FROM documents WHERE user_id = $1)
+          WHERE user_id = $1
+      RETURNING used_bytes",
+    )
+    .bind(user)
+    .fetch_one(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(used)
+}
