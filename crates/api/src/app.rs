@@ -123,6 +123,21 @@ pub fn router(state: AppState) -> Router {
     .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
 }
 
+/// The operations of one path, whatever their method.
+fn operations(
+    item: &mut utoipa::openapi::PathItem,
+) -> impl Iterator<Item = &mut utoipa::openapi::path::Operation> {
+    [
+        &mut item.get,
+        &mut item.put,
+        &mut item.post,
+        &mut item.delete,
+        &mut item.patch,
+    ]
+    .into_iter()
+    .flatten()
+}
+
 /// Marks every operation but the sign-in ones and `/health` as needing the bearer token.
 fn require_bearer(openapi: &mut utoipa::openapi::OpenApi) {
     use utoipa::openapi::security::SecurityRequirement;
@@ -130,16 +145,7 @@ fn require_bearer(openapi: &mut utoipa::openapi::OpenApi) {
         if path.starts_with("/api/auth/") && path != "/api/auth/logout-all" || path == "/health" {
             continue;
         }
-        for op in [
-            &mut item.get,
-            &mut item.put,
-            &mut item.post,
-            &mut item.delete,
-            &mut item.patch,
-        ]
-        .into_iter()
-        .flatten()
-        {
+        for op in operations(item) {
             op.security = Some(vec![SecurityRequirement::new(
                 "bearer",
                 Vec::<String>::new(),
@@ -169,16 +175,7 @@ fn declare_common_responses(openapi: &mut utoipa::openapi::OpenApi) {
     };
     for (path, item) in &mut openapi.paths.paths {
         let path_params = path.contains('{');
-        for op in [
-            &mut item.get,
-            &mut item.put,
-            &mut item.post,
-            &mut item.delete,
-            &mut item.patch,
-        ]
-        .into_iter()
-        .flatten()
-        {
+        for op in operations(item) {
             let json_body = op.request_body.as_ref().is_some_and(
                 |b| matches!(b, RefOr::T(b) if b.content.contains_key("application/json")),
             );

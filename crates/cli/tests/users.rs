@@ -112,17 +112,7 @@ fn the_first_admin_is_created_from_the_shell() {
 }
 
 fn quota_check(args: &[&str], env: &HashMap<String, String>) -> (Option<i32>, String) {
-    let out = Command::new(BIN)
-        .args(["quota", "check"])
-        .args(args)
-        .env_clear()
-        .envs(env)
-        .output()
-        .unwrap();
-    (
-        out.status.code(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    common::run(&[&["quota", "check"], args].concat(), env)
 }
 
 #[test]

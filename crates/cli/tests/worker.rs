@@ -82,6 +82,7 @@ fn a_killed_workers_job_is_finished_by_another_worker_once() {
             ("JOB_VISIBILITY_SECS", "3"),
             // The stand-in provider listens on loopback.
             ("AI_ALLOW_PRIVATE_ENDPOINTS", "true"),
+            ("AI_SELF_SERVICE_DEFAULT", "true"),
         ],
     );
     let (server, port) = serve(&["serve"], &env);
@@ -130,6 +131,7 @@ fn a_document_that_kills_its_worker_every_time_ends_failed() {
             ("JOB_VISIBILITY_SECS", "2"),
             ("JOB_MAX_ATTEMPTS", "2"),
             ("AI_ALLOW_PRIVATE_ENDPOINTS", "true"),
+            ("AI_SELF_SERVICE_DEFAULT", "true"),
         ],
     );
     let (server, port) = serve(&["serve"], &env);
@@ -266,17 +268,8 @@ fn serve_with_worker_classifies_uploads_in_one_process() {
 
 /// `docuvault healthcheck` as a container runtime runs it, with the process's environment.
 fn healthcheck(args: &[&str], env: &std::collections::HashMap<String, String>) -> (bool, String) {
-    let out = std::process::Command::new(common::BIN)
-        .arg("healthcheck")
-        .args(args)
-        .env_clear()
-        .envs(env)
-        .output()
-        .unwrap();
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    let (code, said) = common::run(&[&["healthcheck"], args].concat(), env);
+    (code == Some(0), said)
 }
 
 #[test]

@@ -33,9 +33,26 @@ pub struct Config {
     /// a Redis.
     pub redis_key_prefix: String,
     pub pipeline: PipelineConfig,
+    pub ai: AiConfig,
     pub auth: AuthConfig,
     /// `None` when `SMTP_HOST` is not set: password-reset emails are then not sent (logged).
     pub smtp: Option<SmtpConfig>,
+}
+
+/// Which AI provider classifies documents when an admin assigned none, and whether new
+/// accounts may choose their own.
+#[derive(Debug, Clone, Default)]
+pub struct AiConfig {
+    /// The instance default (`AI_DEFAULT_PROVIDER`, `_MODEL`, `_BASE_URL`, `_API_KEY`):
+    /// `local` unless the operator configures a remote one. The operator's choice, so it may
+    /// point at a private address.
+    pub default_provider: docuvault_domain::AiProviderKind,
+    pub default_model: Option<String>,
+    pub default_base_url: Option<Url>,
+    pub default_api_key: Option<Secret<String>>,
+    /// New accounts may choose their own provider (`AI_SELF_SERVICE_DEFAULT`); admins allow or
+    /// forbid it per user.
+    pub self_service_default: bool,
 }
 
 /// Sign-in, sessions and the browser-facing security settings.
@@ -205,7 +222,8 @@ impl Config {
         }
         let pipeline = PipelineConfig {
             concurrency: env.parse_or("WORKER_CONCURRENCY", 2)?,
-            heartbeat_file: match env.optional("WORKER_HEARTBEAT_FILE") {
+            // Read raw: set but empty means "off", which `optional` would read as unset.
+            heartbeat_file: match (env.0)("WORKER_HEARTBEAT_FILE") {
                 None => Some(std::path::PathBuf::from(DEFAULT_HEARTBEAT_FILE)),
                 Some(path) if path.trim().is_empty() => None,
                 Some(path) => Some(std::path::PathBuf::from(path)),
@@ -242,9 +260,11 @@ impl Config {
         }
         let auth = auth_config(&env)?;
         let smtp = smtp_config(&env)?;
+        let ai = ai_config(&env)?;
         Ok(Self {
             auth,
             smtp,
+            ai,
             database,
             object_store,
             redis_url: Secret::new(redis_url),
@@ -323,6 +343,35 @@ fn auth_config(env: &Env<'_>) -> Result<AuthConfig, ConfigError> {
         }
     }
     Ok(auth)
+}
+
+fn ai_config(env: &Env<'_>) -> Result<AiConfig, ConfigError> {
+    let provider = env
+        .optional("AI_DEFAULT_PROVIDER")
+        .unwrap_or_else(|| "local".to_owned());
+    let api_key = env.optional("AI_DEFAULT_API_KEY");
+    let parsed = docuvault_domain::AiSettingsUpdate::parse(
+        &provider,
+        env.optional("AI_DEFAULT_MODEL").as_deref(),
+        env.optional("AI_DEFAULT_BASE_URL").as_deref(),
+        api_key.as_deref().map(Some),
+    )
+    .map_err(|e| {
+        let var = match e.code {
+            "invalid_provider" => "AI_DEFAULT_PROVIDER",
+            "invalid_model" => "AI_DEFAULT_MODEL",
+            "invalid_base_url" => "AI_DEFAULT_BASE_URL",
+            _ => "AI_DEFAULT_API_KEY",
+        };
+        env.problem(var, e.message)
+    })?;
+    Ok(AiConfig {
+        default_provider: parsed.provider,
+        default_model: parsed.model,
+        default_base_url: parsed.base_url,
+        default_api_key: parsed.api_key.flatten().map(Secret::new),
+        self_service_default: env.parse_or("AI_SELF_SERVICE_DEFAULT", false)?,
+    })
 }
 
 fn smtp_config(env: &Env<'_>) -> Result<Option<SmtpConfig>, ConfigError> {
@@ -546,6 +595,14 @@ mod tests {
             ),
             ("ACCESS_TOKEN_TTL_SECS", "0"),
             ("AUTH_RATE_MAX_PER_IP", "0"),
+            ("METRICS_TOKEN", "short"),
+            ("EXTRACT_MAX_TEXT_BYTES", "0"),
+            ("QUOTA_DEFAULT_BYTES", "-1"),
+            ("S3_PUBLIC_ENDPOINT", "https://vault.example.org/s3"),
+            ("S3_PUBLIC_ENDPOINT", "vault.example.org"),
+            ("AI_DEFAULT_PROVIDER", "skynet"),
+            ("AI_DEFAULT_BASE_URL", "ftp://x"),
+            ("AI_SELF_SERVICE_DEFAULT", "perhaps"),
         ];
         for (var, value) in cases {
             let mut env = base();
@@ -558,6 +615,40 @@ mod tests {
             assert!(!err.contains("supersecretpw"), "{err}");
             assert!(!err.contains('\n'));
         }
+    }
+
+    #[test]
+    fn new_settings_have_safe_defaults() {
+        let c = load(&base()).unwrap();
+        assert!(c.auth.metrics_token.is_none(), "/metrics is off by default");
+        assert_eq!(c.pipeline.extract_max_text_bytes, 8 * 1024 * 1024);
+        assert_eq!(c.quota_default_bytes, 104_857_600);
+        assert!(c.object_store.public_endpoint.is_none());
+        assert_eq!(
+            c.ai.default_provider,
+            docuvault_domain::AiProviderKind::Local
+        );
+        assert!(!c.ai.self_service_default, "the admin decides by default");
+        assert_eq!(
+            c.pipeline.heartbeat_file.as_deref(),
+            Some(std::path::Path::new(DEFAULT_HEARTBEAT_FILE))
+        );
+        let mut env = base();
+        env.insert("WORKER_HEARTBEAT_FILE", " ".to_owned());
+        env.insert("S3_PUBLIC_ENDPOINT", "https://vault.example.org".to_owned());
+        env.insert("AI_DEFAULT_PROVIDER", "openai".to_owned());
+        env.insert("AI_DEFAULT_API_KEY", "sk-operator".to_owned());
+        let c = load(&env).unwrap();
+        assert!(c.pipeline.heartbeat_file.is_none());
+        assert_eq!(
+            c.object_store.public_endpoint.map(String::from).as_deref(),
+            Some("https://vault.example.org/")
+        );
+        assert_eq!(
+            c.ai.default_provider,
+            docuvault_domain::AiProviderKind::OpenAi
+        );
+        assert!(!format!("{:?}", c.ai).contains("sk-operator"));
     }
 
     #[test]

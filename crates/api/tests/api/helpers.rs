@@ -152,6 +152,9 @@ impl TestApp {
             // The fake AI providers listen on loopback, as Ollama does on a family server; the
             // guard against private endpoints has its own test with this off.
             ("AI_ALLOW_PRIVATE_ENDPOINTS", "true".to_owned()),
+            // Most tests let alice choose her own provider; the admin-only default has its own
+            // tests (ai_assignment.rs).
+            ("AI_SELF_SERVICE_DEFAULT", "true".to_owned()),
             // Tests do not wait out production's retry delays.
             ("JOB_RETRY_BASE_MS", "50".to_owned()),
             ("DATABASE_URL", pg_url.to_string()),

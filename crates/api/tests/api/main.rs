@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod admin;
+mod ai_assignment;
 mod auth;
 mod documents;
 mod errors;

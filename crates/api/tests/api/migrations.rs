@@ -88,6 +88,19 @@ async fn ownerless_rows_get_an_owner_the_operator_can_claim() {
                 .unwrap(),
             1
         );
+        // 0006: the quota starts from what is stored; 0007: whoever had chosen a remote AI
+        // provider keeps choosing it.
+        let (used, self_service): (i64, bool) = sqlx::query_as(
+            "SELECT q.used_bytes, u.ai_self_service FROM quotas q JOIN users u ON u.id = q.user_id",
+        )
+        .fetch_one(&conn)
+        .await
+        .unwrap();
+        let stored: i64 = sqlx::query_scalar("SELECT sum(size_bytes)::bigint FROM documents")
+            .fetch_one(&conn)
+            .await
+            .unwrap();
+        assert_eq!((used, self_service), (stored, true));
         conn.close().await;
     };
     // Run, then drop the database whatever happened.

@@ -142,6 +142,8 @@ async fn no_impersonation_route_exists() {
                 [
                     "/api/admin/users",
                     "/api/admin/users/{id}",
+                    // Which AI provider classifies the user's documents: settings, not content.
+                    "/api/admin/users/{id}/ai",
                     "/api/admin/audit-log"
                 ]
                 .contains(&p.as_str()),

@@ -258,6 +258,21 @@ impl Drop for Running {
     }
 }
 
+/// Runs `docuvault <args>` with exactly `env` to its end: its exit code and its stderr.
+#[allow(dead_code)] // not every test binary uses it
+pub fn run(args: &[&str], env: &HashMap<String, String>) -> (Option<i32>, String) {
+    let out = Command::new(BIN)
+        .args(args)
+        .env_clear()
+        .envs(env)
+        .output()
+        .unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
 pub fn start(args: &[&str], env: &HashMap<String, String>) -> Child {
     Command::new(BIN)
         .args(args)

@@ -1,6 +1,8 @@
-//! AI classification behind one small trait, one implementation per provider, chosen per owner
-//! from their AI settings: `local` (built in, no network, the default), an OpenAI-compatible
-//! chat-completions server (OpenAI, Ollama, vLLM, llama.cpp), or Anthropic's Messages API.
+//! AI classification behind one small trait, one implementation per provider, chosen per owner:
+//! the settings an admin assigned them (or they chose, where allowed), else the instance
+//! default (`local` unless the operator configured another). Providers: `local` (built in, no
+//! network), an OpenAI-compatible chat-completions server (OpenAI, Ollama, vLLM, llama.cpp), or
+//! Anthropic's Messages API.
 //!
 //! Every provider answers with indices into the topics it was given: a remote model's answer
 //! is matched against the owner's topic names and anything else is dropped, so a model can
@@ -53,6 +55,18 @@ pub struct AiClient {
     sealer: Sealer,
     retry: RetryPolicy,
     timeout: Duration,
+    /// The instance default, for owners without settings.
+    default: crate::config::AiConfig,
+}
+
+/// What one owner's documents are classified with, wherever it came from.
+struct Choice {
+    kind: AiProviderKind,
+    model: Option<String>,
+    base_url: Option<String>,
+    api_key: Option<String>,
+    /// Chosen by an admin or the operator: private endpoints are allowed.
+    trusted: bool,
 }
 
 impl AiClient {
@@ -61,6 +75,7 @@ impl AiClient {
         timeout: Duration,
         retry: RetryPolicy,
         allow_private: bool,
+        default: crate::config::AiConfig,
     ) -> anyhow::Result<Self> {
         let builder = || {
             reqwest::Client::builder()
@@ -82,18 +97,83 @@ impl AiClient {
             sealer,
             retry,
             timeout,
+            default,
         })
     }
 
-    /// The classifier the owner chose (the local one if they chose nothing).
+    /// The classifier for the owner's documents: their settings (assigned by an admin, or
+    /// chosen by themself where allowed), else the instance default.
     pub async fn for_owner(
         &self,
         db: &PgPool,
         owner: Uuid,
     ) -> Result<Box<dyn Classifier>, JobError> {
-        let Some(row) = ai_settings::get(db, owner).await? else {
-            return Ok(Box::new(local::Local));
+        let choice = match ai_settings::get(db, owner).await? {
+            Some(row) => self.choice_of(db, owner, row).await?,
+            None => Choice {
+                kind: self.default.default_provider,
+                model: self.default.default_model.clone(),
+                base_url: self
+                    .default
+                    .default_base_url
+                    .as_ref()
+                    .map(|u| u.to_string()),
+                api_key: self
+                    .default
+                    .default_api_key
+                    .as_ref()
+                    .map(|k| k.expose().clone()),
+                trusted: true,
+            },
         };
+        let remote = |default_base: &str, default_model: &str| -> Result<http::Remote, JobError> {
+            let base = choice.base_url.as_deref().unwrap_or(default_base);
+            let base_url = url::Url::parse(base).map_err(|_| {
+                JobError::Permanent(format!("AI settings: invalid base URL {base}"))
+            })?;
+            let unlimited = self.allow_private || choice.trusted;
+            if !unlimited && !egress::host_allowed(&base_url) {
+                return Err(JobError::Permanent(format!(
+                    "AI settings: {base} is a private address; only an admin may use a private AI endpoint"
+                )));
+            }
+            Ok(http::Remote {
+                http: if unlimited {
+                    self.http.clone()
+                } else {
+                    self.public_http.clone()
+                },
+                base_url,
+                model: choice
+                    .model
+                    .clone()
+                    .unwrap_or_else(|| default_model.to_owned()),
+                api_key: choice.api_key.clone().map(crate::Secret::new),
+                retry: self.retry,
+                timeout: self.timeout,
+            })
+        };
+        Ok(match choice.kind {
+            AiProviderKind::Local => Box::new(local::Local),
+            AiProviderKind::OpenAi => Box::new(openai::OpenAi(remote(
+                openai::DEFAULT_BASE_URL,
+                openai::DEFAULT_MODEL,
+            )?)),
+            AiProviderKind::Anthropic => Box::new(anthropic::Anthropic(remote(
+                anthropic::DEFAULT_BASE_URL,
+                anthropic::DEFAULT_MODEL,
+            )?)),
+        })
+    }
+
+    /// The owner's stored settings, the key unsealed. Settings an admin assigned are trusted;
+    /// ones the owner chose are trusted only if the owner is an admin.
+    async fn choice_of(
+        &self,
+        db: &PgPool,
+        owner: Uuid,
+        row: ai_settings::AiSettingsRow,
+    ) -> Result<Choice, JobError> {
         let kind = AiProviderKind::parse(&row.provider)
             .map_err(|e| JobError::Permanent(format!("AI settings: {}", e.message)))?;
         let api_key = row
@@ -110,50 +190,18 @@ impl AiClient {
                     })
             })
             .transpose()?;
-        if kind == AiProviderKind::Local {
-            return Ok(Box::new(local::Local));
-        }
         // Only a remote provider needs to know whether the owner may reach private addresses.
-        let unlimited = self.allow_private
-            || users::auth_state(db, owner)
-                .await?
-                .is_some_and(|u| u.role == "admin");
-        let remote = |default_base: &str, default_model: &str| -> Result<http::Remote, JobError> {
-            let base = row.base_url.as_deref().unwrap_or(default_base);
-            let base_url = url::Url::parse(base).map_err(|_| {
-                JobError::Permanent(format!("AI settings: invalid base URL {base}"))
-            })?;
-            if !unlimited && !egress::host_allowed(&base_url) {
-                return Err(JobError::Permanent(format!(
-                    "AI settings: {base} is a private address; only an admin may use a private AI endpoint"
-                )));
-            }
-            Ok(http::Remote {
-                http: if unlimited {
-                    self.http.clone()
-                } else {
-                    self.public_http.clone()
-                },
-                base_url,
-                model: row
-                    .model
-                    .clone()
-                    .unwrap_or_else(|| default_model.to_owned()),
-                api_key: api_key.clone().map(crate::Secret::new),
-                retry: self.retry,
-                timeout: self.timeout,
-            })
-        };
-        Ok(match kind {
-            AiProviderKind::Local => Box::new(local::Local),
-            AiProviderKind::OpenAi => Box::new(openai::OpenAi(remote(
-                openai::DEFAULT_BASE_URL,
-                openai::DEFAULT_MODEL,
-            )?)),
-            AiProviderKind::Anthropic => Box::new(anthropic::Anthropic(remote(
-                anthropic::DEFAULT_BASE_URL,
-                anthropic::DEFAULT_MODEL,
-            )?)),
+        let trusted = row.assigned_by.is_some()
+            || (kind != AiProviderKind::Local
+                && users::auth_state(db, owner)
+                    .await?
+                    .is_some_and(|u| u.role == "admin"));
+        Ok(Choice {
+            kind,
+            model: row.model,
+            base_url: row.base_url,
+            api_key,
+            trusted,
         })
     }
 }

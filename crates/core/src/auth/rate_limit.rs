@@ -20,17 +20,6 @@ pub struct RateLimiter {
     prefix: String,
 }
 
-/// Increments and returns (count, milliseconds until the window ends).
-const INCR_SCRIPT: &str = r"
-local n = redis.call('INCR', KEYS[1])
-local ttl = redis.call('PTTL', KEYS[1])
-if ttl < 0 then
-  redis.call('PEXPIRE', KEYS[1], ARGV[1])
-  ttl = tonumber(ARGV[1])
-end
-return {n, ttl}
-";
-
 /// Takes one unit of the allowance (ARGV[2]) unless it is used up; returns (count after, ms
 /// until the window ends), count 0 when refused (nothing taken).
 const RESERVE_SCRIPT: &str = r"
@@ -78,18 +67,7 @@ impl RateLimiter {
         format!("{}:{bucket}:{}", self.prefix, super::token_hash(subject))
     }
 
-    async fn incr(&self, key: &str, window: Duration) -> Result<(i64, i64)> {
-        let mut conn = self.redis.connection();
-        let window_ms = i64::try_from(window.as_millis()).unwrap_or(i64::MAX);
-        Script::new(INCR_SCRIPT)
-            .key(key)
-            .arg(window_ms)
-            .invoke_async(&mut conn)
-            .await
-            .map_err(redis_down)
-    }
-
-    /// Counts an attempt; `RateLimited` once more than `limit` were made in the window.
+    /// Counts an attempt; `RateLimited` once `limit` were made in the window.
     pub async fn hit(
         &self,
         bucket: &str,
@@ -97,11 +75,7 @@ impl RateLimiter {
         limit: u32,
         window: Duration,
     ) -> Result<()> {
-        let (n, ttl) = self.incr(&self.key(bucket, subject), window).await?;
-        if n > i64::from(limit) {
-            return Err(retry_after(ttl));
-        }
-        Ok(())
+        self.reserve(bucket, subject, limit, window).await.map(drop)
     }
 
     /// Takes one of `limit` attempts allowed in the window, atomically, before the attempt is

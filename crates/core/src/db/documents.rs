@@ -50,12 +50,26 @@ pub struct NewDocument<'a> {
 
 const COLUMNS: &str = "id, user_id, filename, object_key, content_type, size_bytes, status, error, text_truncated, created_at, updated_at";
 
-pub async fn insert(db: impl PgExecutor<'_>, doc: &NewDocument<'_>) -> Result<DocumentRow> {
+/// Records the document, charges its size to the owner's quota and claims its object (off
+/// the clean-up list) in one statement: all of it, or — if the size does not fit in what is
+/// left of the quota — none of it (`None`). One statement, so the quota row is locked only
+/// for it and its commit: concurrent uploads of one user queue for microseconds, not for
+/// round trips.
+pub async fn insert_charged(
+    db: impl PgExecutor<'_>,
+    doc: &NewDocument<'_>,
+) -> Result<Option<DocumentRow>> {
     let sql = format!(
-        "WITH claimed AS (DELETE FROM object_cleanup WHERE object_key = $4)
+        "WITH charged AS (
+              UPDATE quotas SET used_bytes = used_bytes + $6
+               WHERE user_id = $2 AND used_bytes + $6 <= limit_bytes
+           RETURNING user_id),
+              claimed AS (
+              DELETE FROM object_cleanup
+               WHERE object_key = $4 AND EXISTS (SELECT 1 FROM charged))
          INSERT INTO documents
                 (id, user_id, filename, object_key, content_type, size_bytes, published_at)
-         VALUES ($1, $2, $3, $4, $5, $6, now())
+         SELECT $1, $2, $3, $4, $5, $6, now() FROM charged
          RETURNING {COLUMNS}"
     );
     Ok(sqlx::query_as(AssertSqlSafe(sql))
@@ -65,7 +79,7 @@ pub async fn insert(db: impl PgExecutor<'_>, doc: &NewDocument<'_>) -> Result<Do
         .bind(doc.object_key)
         .bind(doc.content_type)
         .bind(doc.size_bytes)
-        .fetch_one(db)
+        .fetch_optional(db)
         .await?)
 }
 
@@ -119,14 +133,24 @@ pub async fn extracted_text(pool: &PgPool, owner: Uuid, id: Uuid) -> Result<Opti
 }
 
 /// Deletes the row and returns its object key, if the owner has such a document.
-/// Deletes the owner's document; its object key and size, if it existed.
-pub async fn delete(
+/// Deletes the owner's document, gives its size back to their quota and puts its object on
+/// the clean-up list (due now), in one statement; the object key, if the document existed.
+pub async fn delete_releasing(
     db: impl PgExecutor<'_>,
     owner: Uuid,
     id: Uuid,
-) -> Result<Option<(String, i64)>> {
-    Ok(sqlx::query_as(
-        "DELETE FROM documents WHERE user_id = $1 AND id = $2 RETURNING object_key, size_bytes",
+) -> Result<Option<String>> {
+    Ok(sqlx::query_scalar(
+        "WITH gone AS (
+              DELETE FROM documents WHERE user_id = $1 AND id = $2
+           RETURNING object_key, size_bytes),
+              released AS (
+              UPDATE quotas SET used_bytes = greatest(used_bytes - gone.size_bytes, 0)
+                FROM gone WHERE quotas.user_id = $1),
+              scheduled AS (
+              INSERT INTO object_cleanup (object_key, due_at) SELECT object_key, now() FROM gone
+              ON CONFLICT (object_key) DO UPDATE SET due_at = EXCLUDED.due_at)
+         SELECT object_key FROM gone",
     )
     .bind(owner)
     .bind(id)

@@ -1,6 +1,7 @@
-//! Queries on `quotas`: one row per user, `used_bytes` changed only by single conditional
-//! statements inside the transactions that record or remove what they count — never read,
-//! computed in Rust and written back.
+//! Queries on `quotas`: one row per user. `used_bytes` is changed only by the statements that
+//! record or remove what it counts (`db::documents::insert_charged` and `delete_releasing`,
+//! each one statement with a conditional `UPDATE`) — never read, computed in Rust and written
+//! back — and by the operator's `recompute`.
 
 use sqlx::{FromRow, PgExecutor, PgPool};
 use uuid::Uuid;
@@ -12,31 +13,6 @@ use crate::Result;
 pub struct Quota {
     pub used_bytes: i64,
     pub limit_bytes: i64,
-}
-
-/// Adds `bytes` to the user's use if the result stays within the limit, atomically (the row
-/// lock serialises concurrent charges of the same user only). `None`: it does not fit, and
-/// nothing was charged.
-pub async fn charge(db: impl PgExecutor<'_>, user: Uuid, bytes: i64) -> Result<Option<i64>> {
-    Ok(sqlx::query_scalar(
-        "UPDATE quotas SET used_bytes = used_bytes + $2
-          WHERE user_id = $1 AND used_bytes + $2 <= limit_bytes
-      RETURNING used_bytes",
-    )
-    .bind(user)
-    .bind(bytes)
-    .fetch_optional(db)
-    .await?)
-}
-
-/// Takes `bytes` off the user's use (never below zero).
-pub async fn release(db: impl PgExecutor<'_>, user: Uuid, bytes: i64) -> Result<()> {
-    sqlx::query("UPDATE quotas SET used_bytes = greatest(used_bytes - $2, 0) WHERE user_id = $1")
-        .bind(user)
-        .bind(bytes)
-        .execute(db)
-        .await?;
-    Ok(())
 }
 
 pub async fn get(db: impl PgExecutor<'_>, user: Uuid) -> Result<Option<Quota>> {

@@ -72,7 +72,8 @@ pub async fn find_by_email(pool: &PgPool, email: &str) -> Result<Option<UserRow>
         .await?)
 }
 
-/// Creates the user and their quota row (`quota_bytes`) in one statement.
+/// Creates the user and their quota row (`quota_bytes`) in one statement; `ai_self_service`:
+/// whether they may choose their own AI provider.
 pub async fn create(
     db: impl PgExecutor<'_>,
     handle: &str,
@@ -80,10 +81,12 @@ pub async fn create(
     password_hash: &str,
     role: &str,
     quota_bytes: i64,
+    ai_self_service: bool,
 ) -> Result<UserRow> {
     let sql = format!(
         "WITH u AS (
-             INSERT INTO users (handle, email, password_hash, role) VALUES ($1, $2, $3, $4)
+             INSERT INTO users (handle, email, password_hash, role, ai_self_service)
+             VALUES ($1, $2, $3, $4, $6)
              RETURNING {COLUMNS}
          ), q AS (INSERT INTO quotas (user_id, limit_bytes) SELECT id, $5 FROM u)
          SELECT * FROM u"
@@ -94,6 +97,7 @@ pub async fn create(
         .bind(password_hash)
         .bind(role)
         .bind(quota_bytes)
+        .bind(ai_self_service)
         .fetch_one(db)
         .await
         .map_err(|e| match violated_constraint(&e) {
@@ -272,6 +276,25 @@ pub async fn set_active(db: impl PgExecutor<'_>, id: Uuid, active: bool) -> Resu
     .bind(active)
     .execute(db)
     .await?;
+    Ok(())
+}
+
+/// Whether the user may choose their own AI provider (`None`: no such user).
+pub async fn ai_self_service(db: impl PgExecutor<'_>, id: Uuid) -> Result<Option<bool>> {
+    Ok(
+        sqlx::query_scalar("SELECT ai_self_service FROM users WHERE id = $1")
+            .bind(id)
+            .fetch_optional(db)
+            .await?,
+    )
+}
+
+pub async fn set_ai_self_service(db: impl PgExecutor<'_>, id: Uuid, allowed: bool) -> Result<()> {
+    sqlx::query("UPDATE users SET ai_self_service = $2 WHERE id = $1")
+        .bind(id)
+        .bind(allowed)
+        .execute(db)
+        .await?;
     Ok(())
 }
 

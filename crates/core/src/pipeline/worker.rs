@@ -133,6 +133,7 @@ impl Worker {
                 config.pipeline.ai_timeout,
                 RetryPolicy::default(),
                 config.pipeline.ai_allow_private,
+                config.ai.clone(),
             )?,
             metrics: Metrics::new(redis.clone(), &config.redis_key_prefix),
             config: config.pipeline.clone(),

@@ -210,6 +210,7 @@ impl Vault {
             &hash,
             role.as_str(),
             self.quota_default_bytes,
+            self.ai.self_service_default,
         )
         .await?
         .into())

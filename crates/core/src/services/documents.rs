@@ -137,19 +137,16 @@ impl Vault {
         }
     }
 
-    /// Charges the owner's quota and records the document in one transaction: both or neither.
+    /// Charges the owner's quota and records the document atomically: both or neither.
     async fn record_charged(&self, new: &NewDocument<'_>) -> Result<DocumentRow> {
-        let mut tx = self.db.begin().await?;
-        if quotas::charge(&mut *tx, new.owner, new.size_bytes)
-            .await?
-            .is_none()
-        {
-            tx.rollback().await?;
-            return Err(self.quota_exceeded(new.owner, new.size_bytes).await);
+        let inserted = {
+            let _queued = self.quota_gates.enter(new.owner).await;
+            q::insert_charged(&self.db, new).await?
+        };
+        match inserted {
+            Some(row) => Ok(row),
+            None => Err(self.quota_exceeded(new.owner, new.size_bytes).await),
         }
-        let row = q::insert(&mut *tx, new).await?;
-        tx.commit().await?;
-        Ok(row)
     }
 
     /// Refuses at once an upload announced as larger than what is left of the quota (a read,
@@ -311,18 +308,16 @@ impl Vault {
         Ok((row, body))
     }
 
-    /// Deletes the row and, in the same transaction, gives its size back to the owner's quota
+    /// Deletes the row and, in the same statement, gives its size back to the owner's quota
     /// and schedules its object for deletion; then
     /// deletes the object. No transaction waits on the object store, and a crash or a store
     /// outage after the commit leaves the entry for a worker to finish.
     pub async fn delete_document(&self, owner: Uuid, id: Uuid) -> Result<()> {
-        let mut tx = self.db.begin().await?;
-        let (key, size) = q::delete(&mut *tx, owner, id)
-            .await?
-            .ok_or(Error::NotFound("document"))?;
-        quotas::release(&mut *tx, owner, size).await?;
-        cleanup::schedule(&mut *tx, &key, std::time::Duration::ZERO).await?;
-        tx.commit().await?;
+        let key = {
+            let _queued = self.quota_gates.enter(owner).await;
+            q::delete_releasing(&self.db, owner, id).await?
+        }
+        .ok_or(Error::NotFound("document"))?;
         tracing::info!(document_id = %id, "document deleted");
         let key = ObjectKey::from_stored(key);
         match self.store.delete(&key).await {
