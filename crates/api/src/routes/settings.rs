@@ -115,7 +115,8 @@ async fn put_settings(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AiAssignmentDto {
-    /// `default` (the instance's default applies again), `local`, `openai` or `anthropic`.
+    /// `default` (the instance's default applies again; then leave out `model`, `base_url` and
+    /// `api_key`), `local`, `openai` or `anthropic`.
     #[schema(pattern = "^(default|local|openai|anthropic)$")]
     pub provider: String,
     /// At most 200 characters (after trimming).
@@ -158,6 +159,13 @@ async fn put_assignment(
     Json(body): Json<AiAssignmentDto>,
 ) -> Result<Json<SettingsDto>, ApiError> {
     let settings = match body.provider.as_str() {
+        "default" if body.model.is_some() || body.base_url.is_some() || body.api_key.is_some() => {
+            return Err(docuvault_domain::ValidationError::new(
+                "invalid_assignment",
+                "with provider default, leave out model, base_url and api_key: the instance's apply",
+            )
+            .into());
+        }
         "default" => None,
         provider => Some(AiSettingsUpdate::parse(
             provider,

@@ -115,6 +115,19 @@ async fn users_change_their_provider_only_where_an_admin_allowed_it() {
         .await;
     app.assert_error(again, 403, "ai_settings_locked");
 
+    // The instance default takes no settings of its own.
+    let (status, refused) = assign(
+        &app,
+        &admin,
+        app.user.id,
+        json!({"provider": "default", "model": "x"}),
+    )
+    .await;
+    assert_eq!(
+        (status, refused["error"]["code"].as_str()),
+        (422, Some("invalid_assignment"))
+    );
+
     // Not for users: the admin route.
     let (status, _) = app
         .get_json(&format!("/api/admin/users/{}/ai", admin.id))
