@@ -292,6 +292,59 @@ def login_timing(scratch: lib.Scratch) -> dict:
     return result
 
 
+def quota_contention(scratch: lib.Scratch) -> dict:
+    """50 concurrent uploads charged to one quota row (one user) against 50 uploads charged to
+    50 rows (50 users), in rounds: the row lock (and the per-user queue in front of it) must not
+    serialise more than the one row needs."""
+    rounds = 4 if not QUICK else 2
+    api = lib.serve(scratch.env, WORK / "quota-serve.log", PORT,
+                    {"AUTH_RATE_MAX_PER_IP": "100000", "AUTH_RATE_MAX_PER_ACCOUNT": "100000"})
+    base = f"http://127.0.0.1:{PORT}"
+    note = WORK / "quota-note.txt"
+    note.write_bytes(b"A short note about an invoice payment. " * 800)  # 31 KiB
+    try:
+        tokens = []
+        for i in range(50):
+            handle = f"quota{i}"
+            status, body = lib.http("POST", f"{base}/api/auth/register",
+                                    {"handle": handle, "email": f"{handle}@example.org",
+                                     "password": "a long bench passphrase"})
+            assert status == 201, f"register: {status} {body}"
+            status, body = lib.http("POST", f"{base}/api/auth/login",
+                                    {"login": handle, "password": "a long bench passphrase"})
+            assert status == 200, f"login: {status} {body}"
+            tokens.append(body["access_token"])
+
+        def one(token: str) -> float:
+            t = time.monotonic()
+            out = subprocess.run(["curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}", "-m", "60",
+                                  "-H", f"authorization: Bearer {token}", "-F", f"file=@{note}",
+                                  f"{base}/api/documents/upload"], capture_output=True, text=True)
+            assert out.stdout == "201", f"upload answered {out.stdout}: {out.stderr}"
+            return (time.monotonic() - t) * 1000
+
+        def run(label: str, who: list[str]) -> dict:
+            times, started = [], time.monotonic()
+            with ThreadPoolExecutor(max_workers=50) as pool:
+                for _ in range(rounds):
+                    times += list(pool.map(one, who))
+            elapsed = time.monotonic() - started
+            times.sort()
+            row = {"uploads": len(times), "per_s": round(len(times) / elapsed, 1),
+                   "p50_ms": round(times[len(times) // 2], 1),
+                   "p99_ms": round(times[min(len(times) - 1, int(len(times) * 0.99))], 1)}
+            log(f"quota contention, {label}: {row}")
+            return row
+
+        one_row = run("one user", [tokens[0]] * 50)
+        fifty_rows = run("50 users", tokens)
+    finally:
+        api.stop()
+    return {"rounds": rounds, "one_user": one_row, "fifty_users": fifty_rows,
+            "one_vs_fifty_throughput": round(one_row["per_s"] / fifty_rows["per_s"], 2),
+            "one_vs_fifty_p99": round(one_row["p99_ms"] / fifty_rows["p99_ms"], 2)}
+
+
 MIXED_LUA = r"""
 -- Uploads, lists, reads and health checks in turn, over every connection.
 local boundary = "benchboundary"
@@ -364,6 +417,13 @@ def render(r: dict) -> str:
             f"Password-reset request ({lg['attempts_each']} of each, alternating): address with an account {lg['reset_known_p50_ms']} ms, "
             f"without {lg['reset_unknown_p50_ms']} ms p50 → unknown / known = **{lg['reset_unknown_vs_known']}** "
             "(1.0: the lookup, token and email happen after the answer)."]
+    qc = r["quota"]
+    out += ["", f"## One quota row under 50 concurrent uploads ({qc['rounds']} rounds of 50, 31 KiB each)", "",
+            "| uploads charged to | uploads/s | p50 | p99 |", "|---|---|---|---|",
+            f"| one user (one quota row) | {qc['one_user']['per_s']} | {qc['one_user']['p50_ms']} ms | {qc['one_user']['p99_ms']} ms |",
+            f"| 50 users (50 rows) | {qc['fifty_users']['per_s']} | {qc['fifty_users']['p50_ms']} ms | {qc['fifty_users']['p99_ms']} ms |", "",
+            f"One row ÷ 50 rows: throughput **{qc['one_vs_fifty_throughput']}**, p99 **{qc['one_vs_fifty_p99']}** "
+            "(1.0: the shared row costs nothing)."]
     ing = r["ingestion"]
     out += ["", "## Ingestion (real multi-page PDFs, `local` classifier, WORKER_CONCURRENCY=2)", "",
             "| workers | documents (pages) | all uploaded | all processed | documents/s | failed |", "|---|---|---|---|---|---|"]
@@ -388,7 +448,8 @@ def main() -> None:
     WORK.mkdir(parents=True, exist_ok=True)
     RESULTS.mkdir(parents=True, exist_ok=True)
     results = {"machine": lib.machine(), "quick": QUICK, "footprint": {}}
-    for name, fn in [("upload", upload_throughput), ("read", read_latency), ("login", login_timing)]:
+    for name, fn in [("upload", upload_throughput), ("read", read_latency), ("login", login_timing),
+                     ("quota", quota_contention)]:
         scratch = lib.Scratch(f"bench_{name}")
         try:
             results[name] = fn(scratch)

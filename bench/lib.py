@@ -78,6 +78,8 @@ class Scratch:
             # As deployed (Dockerfile, scripts/run.sh, docs/deploy.md): see the README.
             "GLIBC_TUNABLES": "glibc.malloc.mmap_threshold=4194304",
             "RUST_LOG": "info",
+            # The runs store gigabytes as one user: the default 100 MiB quota would refuse them.
+            "QUOTA_DEFAULT_BYTES": str(1 << 40),
         }
         self.drop()
         self.psql(f"CREATE DATABASE {self.db} OWNER docuvault_migrate", db="postgres")
