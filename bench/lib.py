@@ -154,6 +154,11 @@ class Process:
     def rss(self) -> int:
         return rss_kib(self.pid)
 
+    def cpu_seconds(self) -> float:
+        """User + system CPU time the process has used so far."""
+        fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def sample_peak(self) -> None:
         self._peak = self.rss()
         self._sampling = True

@@ -38,6 +38,7 @@ pub struct AppState {
         (name = "me", description = "The signed-in user: account, sessions, password, two-factor sign-in"),
         (name = "admin", description = "Account management and the audit log (admins only)"),
         (name = "documents", description = "Upload, list, read, download and delete documents"),
+        (name = "uploads", description = "Presigned uploads: send a file straight to the object store, then complete it"),
         (name = "topics", description = "The user's own topics for classification"),
         (name = "settings", description = "AI provider settings"),
         (name = "health", description = "Readiness of every dependency"),
@@ -74,6 +75,7 @@ pub fn router(state: AppState) -> Router {
             .unwrap_or(usize::MAX);
     let (api, mut openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(routes::documents::router().layer(DefaultBodyLimit::max(upload_limit)))
+        .merge(routes::uploads::router())
         .merge(routes::topics::router())
         .merge(routes::auth::router())
         .merge(routes::me::router())

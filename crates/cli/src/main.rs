@@ -68,8 +68,8 @@ enum Command {
 
 #[derive(Debug, Subcommand)]
 enum QuotaCommand {
-    /// Compare every user's recorded use with the sum of their documents' sizes; exit 1 if
-    /// any differ (with `--fix`, set them to the sum and exit 0).
+    /// Compare every user's recorded use with the sum of their documents' and open upload
+    /// reservations' sizes; exit 1 if any differ (with `--fix`, set them to the sum and exit 0).
     Check {
         #[arg(long)]
         fix: bool,
@@ -239,18 +239,18 @@ async fn quota_check(fix: bool) -> anyhow::Result<ExitCode> {
         .await
         .map_err(|e| anyhow::anyhow!("{}", e.chain()))?;
     if drifted.is_empty() {
-        eprintln!("every quota matches its documents");
+        eprintln!("every quota matches its documents and open uploads");
         return Ok(ExitCode::SUCCESS);
     }
     for d in &drifted {
         eprintln!(
-            "{} ({}): recorded {} bytes, documents add up to {}",
+            "{} ({}): recorded {} bytes, documents and open uploads add up to {}",
             d.handle, d.user_id, d.recorded_bytes, d.actual_bytes
         );
     }
     if !fix {
         eprintln!(
-            "{} quota(s) differ; run again with --fix to set them to their documents' sum",
+            "{} quota(s) differ; run again with --fix to set them to that sum",
             drifted.len()
         );
         return Ok(ExitCode::FAILURE);

@@ -132,7 +132,10 @@ fn quota_check_reports_drift_and_fixes_it() {
     assert!(out.status.success(), "{out:?}");
     assert_eq!(
         quota_check(&[], &env),
-        (Some(0), "every quota matches its documents\n".into())
+        (
+            Some(0),
+            "every quota matches its documents and open uploads\n".into()
+        )
     );
 
     // Drift, as a bug or a hand edit would leave it: recorded 123 bytes, no documents.
@@ -140,11 +143,29 @@ fn quota_check_reports_drift_and_fixes_it() {
     let (code, said) = quota_check(&[], &env);
     assert_eq!(code, Some(1), "{said}");
     assert!(
-        said.contains("carol (") && said.contains("recorded 123 bytes, documents add up to 0"),
+        said.contains("carol (")
+            && said.contains("recorded 123 bytes, documents and open uploads add up to 0"),
         "{said}"
     );
     let (code, said) = quota_check(&["--fix"], &env);
     assert_eq!(code, Some(0), "{said}");
     assert!(said.contains("carol: set to 0 bytes"), "{said}");
     assert_eq!(quota_check(&[], &env).0, Some(0));
+
+    // An open upload reservation counts; a completed one is its document's.
+    scratch.sql(
+        "INSERT INTO uploads (id, user_id, filename, content_type, size_bytes, object_key, part_bytes, expires_at)
+         SELECT gen_random_uuid(), id, 'a.txt', 'text/plain', 50, 'k1', 50, now() + interval '1 hour' FROM users;
+         INSERT INTO uploads (id, user_id, filename, content_type, size_bytes, object_key, part_bytes, expires_at, completed_at)
+         SELECT gen_random_uuid(), id, 'b.txt', 'text/plain', 70, 'k2', 70, now(), now() FROM users",
+    );
+    let (code, said) = quota_check(&[], &env);
+    assert_eq!(code, Some(1), "{said}");
+    assert!(
+        said.contains("recorded 0 bytes, documents and open uploads add up to 50"),
+        "{said}"
+    );
+    let (code, said) = quota_check(&["--fix"], &env);
+    assert_eq!(code, Some(0), "{said}");
+    assert!(said.contains("carol: set to 50 bytes"), "{said}");
 }

@@ -29,6 +29,8 @@ pub struct Config {
     /// The storage quota a new account starts with (`QUOTA_DEFAULT_BYTES`); admins change it
     /// per user.
     pub quota_default_bytes: i64,
+    /// Presigned uploads: how long a reservation lasts and how large its parts are.
+    pub direct_uploads: DirectUploadConfig,
     /// Prefix of every Redis key DocuVault writes (`{prefix}:jobs`), so installations can share
     /// a Redis.
     pub redis_key_prefix: String,
@@ -129,6 +131,16 @@ pub struct PipelineConfig {
 }
 
 #[derive(Debug, Clone)]
+pub struct DirectUploadConfig {
+    /// How long a presigned upload's URLs work and its reservation holds quota
+    /// (`PRESIGNED_UPLOAD_TTL_SECS`, 1 hour).
+    pub ttl: Duration,
+    /// Files larger than this are sent in parts of this size (`PRESIGNED_PART_BYTES`, 16 MiB;
+    /// S3 needs at least 5 MiB).
+    pub part_bytes: u64,
+}
+
+#[derive(Debug, Clone)]
 pub struct DatabaseConfig {
     pub url: Secret<String>,
     pub max_connections: u32,
@@ -208,6 +220,23 @@ impl Config {
         if quota_default_bytes < 0 {
             return Err(env.problem("QUOTA_DEFAULT_BYTES", "must be 0 or more"));
         }
+        let direct_uploads = DirectUploadConfig {
+            ttl: Duration::from_secs(env.parse_or("PRESIGNED_UPLOAD_TTL_SECS", 3600)?),
+            part_bytes: env.parse_or("PRESIGNED_PART_BYTES", 16 * 1024 * 1024)?,
+        };
+        // SigV4 signatures last at most 7 days.
+        if !(60..=7 * 24 * 3600).contains(&direct_uploads.ttl.as_secs()) {
+            return Err(env.problem(
+                "PRESIGNED_UPLOAD_TTL_SECS",
+                "must be between 60 and 604800 (7 days)",
+            ));
+        }
+        if !(5 * 1024 * 1024..=5 * 1024 * 1024 * 1024).contains(&direct_uploads.part_bytes) {
+            return Err(env.problem(
+                "PRESIGNED_PART_BYTES",
+                "must be between 5 MiB (5242880) and 5 GiB, the limits S3 sets on parts",
+            ));
+        }
         let redis_key_prefix = env
             .optional("REDIS_KEY_PREFIX")
             .unwrap_or_else(|| "docuvault".to_owned());
@@ -272,6 +301,7 @@ impl Config {
             bind_addr,
             max_upload_bytes,
             quota_default_bytes,
+            direct_uploads,
             redis_key_prefix,
             pipeline,
         })

@@ -9,3 +9,4 @@ pub mod me;
 pub mod metrics;
 pub mod settings;
 pub mod topics;
+pub mod uploads;

@@ -55,6 +55,21 @@ pub struct Options {
     pub env: Vec<(&'static str, String)>,
 }
 
+impl Options {
+    /// For tests of what a burst of concurrent requests leaves behind (not of how the server
+    /// sheds load): the production pool size and a patient acquire, so that a slow shared
+    /// machine answers 503 to none of them.
+    pub fn burst() -> Self {
+        Self {
+            env: vec![
+                ("DATABASE_MAX_CONNECTIONS", "10".to_owned()),
+                ("DATABASE_ACQUIRE_TIMEOUT_MS", "10000".to_owned()),
+            ],
+            ..Self::default()
+        }
+    }
+}
+
 pub struct TestApp {
     pub addr: SocketAddr,
     /// Sends alice's access token with every request.
@@ -455,6 +470,26 @@ impl TestApp {
     /// Every object in this test's bucket with its size.
     pub async fn bucket_objects(&self) -> Vec<(String, u64)> {
         list_objects(&self.bucket, &self.s3).await
+    }
+
+    /// Stores `bytes` under `key` with the store's own credentials, bypassing DocuVault (as a
+    /// store that checked nothing would let a client do).
+    pub async fn put_object_raw(&self, key: &str, bytes: Vec<u8>) {
+        let endpoint = Url::parse(&stack_var("MINIO_ENDPOINT")).expect("endpoint");
+        let bucket = Bucket::new(endpoint, UrlStyle::Path, self.bucket.clone(), "us-east-1")
+            .expect("bucket");
+        let creds = Credentials::new(self.s3.0.clone(), self.s3.1.clone());
+        let url = bucket
+            .put_object(Some(&creds), key)
+            .sign(Duration::from_secs(60));
+        reqwest::Client::new()
+            .put(url)
+            .body(bytes)
+            .send()
+            .await
+            .expect("PUT")
+            .error_for_status()
+            .expect("PUT status");
     }
 }
 

@@ -21,3 +21,4 @@ mod settings;
 mod topics;
 mod totp;
 mod upload_errors;
+mod uploads;

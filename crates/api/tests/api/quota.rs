@@ -49,7 +49,7 @@ async fn upload_all(app: &TestApp, files: &[(String, Vec<u8>)]) -> Vec<(u16, Val
 
 #[tokio::test]
 async fn fifty_concurrent_uploads_fill_the_quota_and_no_more() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_with(Options::burst()).await;
     let files: Vec<(String, Vec<u8>)> = (0..50)
         .map(|i| (format!("note-{i}.txt"), text(i, 20_000 + i * 137)))
         .collect();
@@ -103,7 +103,7 @@ async fn fifty_concurrent_uploads_fill_the_quota_and_no_more() {
 
 #[tokio::test]
 async fn deletes_interleaved_with_uploads_keep_the_quota_exact() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_with(Options::burst()).await;
     set_limit(&app, 600_000).await;
     let mut first = Vec::new();
     for i in 0..20 {

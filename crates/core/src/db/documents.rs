@@ -48,7 +48,7 @@ pub struct NewDocument<'a> {
     pub size_bytes: i64,
 }
 
-const COLUMNS: &str = "id, user_id, filename, object_key, content_type, size_bytes, status, error, text_truncated, created_at, updated_at";
+pub(crate) const COLUMNS: &str = "id, user_id, filename, object_key, content_type, size_bytes, status, error, text_truncated, created_at, updated_at";
 
 /// Records the document, charges its size to the owner's quota and claims its object (off
 /// the clean-up list) in one statement: all of it, or — if the size does not fit in what is

@@ -12,6 +12,7 @@ pub mod pipeline;
 pub mod quotas;
 pub mod sessions;
 pub mod topics;
+pub mod uploads;
 pub mod users;
 
 use std::str::FromStr;

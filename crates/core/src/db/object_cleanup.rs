@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use sqlx::{PgExecutor, PgPool};
+use sqlx::{FromRow, PgExecutor, PgPool};
 
 use crate::Result;
 
@@ -30,13 +30,21 @@ pub async fn forget(db: impl PgExecutor<'_>, key: &str) -> Result<()> {
     Ok(())
 }
 
+/// An object to delete, and the multipart upload to abort first if it was still being sent in
+/// parts (a presigned upload never completed).
+#[derive(Debug, Clone, FromRow)]
+pub struct Orphan {
+    pub object_key: String,
+    pub multipart_id: Option<String>,
+}
+
 /// Takes up to `limit` due keys whose objects are orphans to delete: entries a document
 /// claims are dropped, the others are put off by `lease` and returned. The caller deletes each
 /// object and only then [`forget`]s its key, so a crash in between leaves the entry, due again
 /// after `lease`, and the object is never lost track of. Several workers may run this at once
 /// (`SKIP LOCKED`).
-pub async fn take_due_orphans(pool: &PgPool, limit: i64, lease: Duration) -> Result<Vec<String>> {
-    Ok(sqlx::query_scalar(
+pub async fn take_due_orphans(pool: &PgPool, limit: i64, lease: Duration) -> Result<Vec<Orphan>> {
+    Ok(sqlx::query_as(
         "WITH due AS (
               SELECT object_key FROM object_cleanup WHERE due_at <= now()
                ORDER BY due_at LIMIT $1 FOR UPDATE SKIP LOCKED),
@@ -49,8 +57,8 @@ pub async fn take_due_orphans(pool: &PgPool, limit: i64, lease: Duration) -> Res
                 FROM due
                WHERE c.object_key = due.object_key
                  AND NOT EXISTS (SELECT 1 FROM documents d WHERE d.object_key = c.object_key)
-           RETURNING c.object_key)
-         SELECT object_key FROM taken",
+           RETURNING c.object_key, c.multipart_id)
+         SELECT object_key, multipart_id FROM taken",
     )
     .bind(limit)
     .bind(lease.as_secs_f64())

@@ -1,9 +1,10 @@
-//! Queries on `quotas`: one row per user. `used_bytes` is changed only by the statements that
-//! record or remove what it counts (`db::documents::insert_charged` and `delete_releasing`,
-//! each one statement with a conditional `UPDATE`) — never read, computed in Rust and written
-//! back — and by the operator's `recompute`.
+//! Queries on `quotas`: one row per user. `used_bytes` counts the user's documents and their
+//! open upload reservations. It is changed only by the statements that record or remove what
+//! it counts (`db::documents::insert_charged` and `delete_releasing`, `db::uploads::reserve`
+//! and `release`, each one statement with a conditional `UPDATE`) — never read, computed in
+//! Rust and written back — and by the operator's `recompute`.
 
-use sqlx::{FromRow, PgExecutor, PgPool};
+use sqlx::{AssertSqlSafe, FromRow, PgExecutor, PgPool};
 use uuid::Uuid;
 
 use crate::Result;
@@ -24,7 +25,16 @@ pub async fn get(db: impl PgExecutor<'_>, user: Uuid) -> Result<Option<Quota>> {
     )
 }
 
-/// A user whose recorded use differs from the sum of their documents' sizes.
+/// What a user actually uses: their documents and their open upload reservations (a completed
+/// reservation's size is its document's).
+const ACTUAL_USE: &str = "SELECT user_id, sum(size_bytes) AS actual FROM (
+              SELECT user_id, size_bytes FROM documents
+              UNION ALL
+              SELECT user_id, size_bytes FROM uploads WHERE completed_at IS NULL) held
+           GROUP BY user_id";
+
+/// A user whose recorded use differs from the sum of their documents' and open reservations'
+/// sizes.
 #[derive(Debug, Clone, PartialEq, Eq, FromRow)]
 pub struct Drift {
     pub user_id: Uuid,
@@ -33,23 +43,21 @@ pub struct Drift {
     pub actual_bytes: i64,
 }
 
-/// Every user whose `used_bytes` is not what their documents add up to.
+/// Every user whose `used_bytes` is not what their documents and reservations add up to.
 pub async fn drift(pool: &PgPool) -> Result<Vec<Drift>> {
-    Ok(sqlx::query_as(
+    let sql = format!(
         "SELECT u.id AS user_id, u.handle, q.used_bytes AS recorded_bytes,
                 coalesce(s.actual, 0)::bigint AS actual_bytes
            FROM quotas q
            JOIN users u ON u.id = q.user_id
-           LEFT JOIN (SELECT user_id, sum(size_bytes) AS actual FROM documents GROUP BY user_id) s
-                  ON s.user_id = q.user_id
+           LEFT JOIN ({ACTUAL_USE}) s ON s.user_id = q.user_id
           WHERE q.used_bytes <> coalesce(s.actual, 0)
-          ORDER BY u.handle",
-    )
-    .fetch_all(pool)
-    .await?)
+          ORDER BY u.handle"
+    );
+    Ok(sqlx::query_as(AssertSqlSafe(sql)).fetch_all(pool).await?)
 }
 
-/// Sets one user's use to the sum of their documents' sizes. The quota row is locked first:
+/// Sets one user's use to the sum of their documents' and open reservations' sizes. The quota row is locked first:
 /// uploads and deletes change it only while holding that lock, in the transaction that changes
 /// the documents, so the sum read after taking it (a new snapshot, READ COMMITTED) counts every
 /// one of them that committed, and none can commit in between. Returns the new value.
@@ -61,7 +69,11 @@ pub async fn recompute(pool: &PgPool, user: Uuid) -> Result<i64> {
         .await?;
     let used: i64 = sqlx::query_scalar(
         "UPDATE quotas
-            SET used_bytes = (SELECT coalesce(sum(size_bytes), 0)::bigint FROM documents WHERE user_id = $1)
+            SET used_bytes = (SELECT coalesce(sum(size_bytes), 0)::bigint FROM (
+                                  SELECT size_bytes FROM documents WHERE user_id = $1
+                                  UNION ALL
+                                  SELECT size_bytes FROM uploads
+                                   WHERE user_id = $1 AND completed_at IS NULL) held)
           WHERE user_id = $1
       RETURNING used_bytes",
     )

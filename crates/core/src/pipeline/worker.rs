@@ -43,6 +43,9 @@ const SWEEP_INTERVAL: Duration = Duration::from_secs(2);
 const CLEANUP_BATCH: i64 = 100;
 /// How long a clean-up holds the keys it took before another worker may take them.
 const CLEANUP_LEASE: Duration = Duration::from_secs(600);
+/// How long a completed presigned upload is remembered (completing it again answers its
+/// document meanwhile).
+const COMPLETED_UPLOADS_KEPT: Duration = Duration::from_secs(24 * 3600);
 /// How many due jobs one sweep hands to the queue.
 const SWEEP_BATCH: i64 = 500;
 
@@ -378,6 +381,9 @@ impl Worker {
                     }
                     Err(e) => tracing::debug!(error = %e.chain(), "cannot prune queue consumers"),
                 }
+                if let Err(e) = self.release_expired_uploads().await {
+                    tracing::debug!(error = %e.chain(), "cannot release expired uploads now");
+                }
                 if let Err(e) = self.clean_up_objects().await {
                     tracing::debug!(error = %e.chain(), "cannot clean up orphaned objects now");
                 }
@@ -406,23 +412,45 @@ impl Worker {
         }
     }
 
-    /// Deletes the objects of uploads whose process died before it recorded the document, and
-    /// of deleted documents (see `db::object_cleanup`): the object first, then its entry, so a
-    /// crash in between only means the (idempotent) delete runs again. Returns how many.
+    /// Gives back the quota of presigned uploads whose reservation expired before they were
+    /// completed, and makes their objects due for [`clean_up_objects`](Self::clean_up_objects);
+    /// forgets completed ones after a day. Returns how many reservations it released.
+    pub async fn release_expired_uploads(&self) -> crate::Result<usize> {
+        let db = &self.pipeline.db;
+        let mut released = 0;
+        loop {
+            let batch = crate::db::uploads::release_expired(db, CLEANUP_BATCH).await?;
+            released += batch.len();
+            if batch.len() < usize::try_from(CLEANUP_BATCH).unwrap_or(usize::MAX) {
+                break;
+            }
+        }
+        if released > 0 {
+            tracing::info!(released, "released expired upload reservations");
+        }
+        crate::db::uploads::prune_completed(db, COMPLETED_UPLOADS_KEPT).await?;
+        Ok(released)
+    }
+
+    /// Deletes the objects of uploads whose process died before it recorded the document, of
+    /// deleted documents and of released presigned uploads (see `db::object_cleanup`): the
+    /// object first (and the multipart upload it was still being sent in), then its entry, so
+    /// a crash in between only means the (idempotent) delete runs again. Returns how many.
     pub async fn clean_up_objects(&self) -> crate::Result<usize> {
         let db = &self.pipeline.db;
-        let keys = q_cleanup::take_due_orphans(db, CLEANUP_BATCH, CLEANUP_LEASE).await?;
-        for key in &keys {
+        let orphans = q_cleanup::take_due_orphans(db, CLEANUP_BATCH, CLEANUP_LEASE).await?;
+        for orphan in &orphans {
             // On error the store is unreachable: this key and the rest come due again after
             // the lease.
-            self.pipeline
-                .store
-                .delete(&ObjectKey::from_stored(key.clone()))
-                .await?;
-            q_cleanup::forget(db, key).await?;
+            let key = ObjectKey::from_stored(orphan.object_key.clone());
+            if let Some(upload_id) = &orphan.multipart_id {
+                self.pipeline.store.abort_multipart(&key, upload_id).await?;
+            }
+            self.pipeline.store.delete(&key).await?;
+            q_cleanup::forget(db, key.as_str()).await?;
             tracing::info!(object_key = %key, "deleted an object no document claims");
         }
-        Ok(keys.len())
+        Ok(orphans.len())
     }
 
     /// Hands due, unpublished jobs to the queue; those it could not hand over stay unpublished.

@@ -151,7 +151,7 @@ impl Vault {
 
     /// Refuses at once an upload announced as larger than what is left of the quota (a read,
     /// not a charge: the charge at the end is what holds).
-    async fn check_room(&self, owner: Uuid, bytes: u64) -> Result<()> {
+    pub(super) async fn check_room(&self, owner: Uuid, bytes: u64) -> Result<()> {
         let quota = quotas::get(&self.db, owner)
             .await?
             .ok_or(Error::NotFound("quota"))?;
@@ -166,7 +166,7 @@ impl Vault {
         Ok(())
     }
 
-    async fn quota_exceeded(&self, owner: Uuid, needed: i64) -> Error {
+    pub(super) async fn quota_exceeded(&self, owner: Uuid, needed: i64) -> Error {
         match quotas::get(&self.db, owner).await {
             Ok(Some(q)) => Error::QuotaExceeded {
                 used: q.used_bytes,
@@ -187,7 +187,7 @@ impl Vault {
 
     /// Hands a recorded job to the queue. The document is safe either way: if Redis cannot take
     /// it now, the job is marked unpublished and a worker's sweeper publishes it later.
-    async fn publish_job(&self, id: Uuid) {
+    pub(super) async fn publish_job(&self, id: Uuid) {
         let published = match tokio::time::timeout(PUBLISH_TIMEOUT, self.queue.publish(id)).await {
             Ok(Ok(())) => return,
             Ok(Err(e)) => e.chain(),
@@ -369,7 +369,11 @@ async fn read_head(body: &mut ByteStream<'_>, want: usize) -> Result<(Bytes, boo
 
 /// What the client claimed (MIME type, filename extension) must agree with the bytes; claims
 /// that name no type we know (e.g. `application/octet-stream`, `.dat`) claim nothing.
-fn check_claims(kind: FileKind, declared_type: Option<&str>, filename: &Filename) -> Result<()> {
+pub(super) fn check_claims(
+    kind: FileKind,
+    declared_type: Option<&str>,
+    filename: &Filename,
+) -> Result<()> {
     let mismatch = |claimed: FileKind, source: &str| Error::UnsupportedType {
         code: "content_type_mismatch",
         message: format!(

@@ -8,6 +8,7 @@ pub mod password_reset;
 pub mod settings;
 pub mod topics;
 pub mod totp;
+pub mod uploads;
 
 use std::sync::Arc;
 
@@ -35,6 +36,8 @@ pub struct Vault {
     pub max_upload_bytes: u64,
     /// The quota a new account starts with.
     pub quota_default_bytes: i64,
+    /// Presigned uploads' expiry and part size.
+    pub direct_uploads: crate::config::DirectUploadConfig,
     /// Queues this process's changes of one user's quota row (see [`QuotaGates`]).
     pub quota_gates: QuotaGates,
     pub passwords: Passwords,
@@ -75,6 +78,7 @@ impl Vault {
             sealer,
             max_upload_bytes: config.max_upload_bytes,
             quota_default_bytes: config.quota_default_bytes,
+            direct_uploads: config.direct_uploads.clone(),
             quota_gates: QuotaGates::default(),
         })
     }

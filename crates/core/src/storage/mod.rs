@@ -20,6 +20,21 @@ use docuvault_domain::ObjectKey;
 /// the request they come from (`'a`); downloads are `'static`.
 pub type ByteStream<'a> = BoxStream<'a, Result<Bytes>>;
 
+/// How an attempt to join a client's parts ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MultipartOutcome {
+    /// The object exists now.
+    Completed,
+    /// Some parts have not been sent yet (`present` of them are there); the client may send
+    /// the rest and try again.
+    Incomplete { present: usize },
+    /// The store refused the parts as they are (a part too small, a part changed while being
+    /// joined); the reason is the store's.
+    Rejected(String),
+    /// The store knows no such upload: it was completed (by a concurrent request) or aborted.
+    Unknown,
+}
+
 /// What DocuVault needs from a place that keeps document bytes.
 #[async_trait::async_trait]
 pub trait ObjectStore: Send + Sync + std::fmt::Debug {
@@ -49,6 +64,44 @@ pub trait ObjectStore: Send + Sync + std::fmt::Debug {
         content_disposition: Option<&str>,
         content_type: Option<&str>,
     ) -> Url;
+
+    /// A URL with which its holder PUTs exactly `content_length` bytes under `key` until it
+    /// expires (the length is signed: the store refuses any other), addressed as browsers
+    /// reach the store.
+    fn presigned_put(&self, key: &ObjectKey, expires_in: Duration, content_length: u64) -> Url;
+
+    /// Starts a multipart upload under `key` whose parts clients send with
+    /// [`presigned_part`](Self::presigned_part) URLs; returns its id.
+    async fn create_multipart(&self, key: &ObjectKey, content_type: &str) -> Result<String>;
+
+    /// A URL with which its holder PUTs part `number` (1-based) of exactly `content_length`
+    /// bytes of the multipart upload `upload_id`.
+    fn presigned_part(
+        &self,
+        key: &ObjectKey,
+        upload_id: &str,
+        number: u16,
+        expires_in: Duration,
+        content_length: u64,
+    ) -> Url;
+
+    /// Joins the parts clients sent into the object, if parts `1..=parts` are all there.
+    async fn complete_multipart(
+        &self,
+        key: &ObjectKey,
+        upload_id: &str,
+        parts: u16,
+    ) -> Result<MultipartOutcome>;
+
+    /// Drops a multipart upload and the parts sent so far; one that no longer exists is not an
+    /// error.
+    async fn abort_multipart(&self, key: &ObjectKey, upload_id: &str) -> Result<()>;
+
+    /// The size of the object under `key`, or `None` if there is none.
+    async fn size_of(&self, key: &ObjectKey) -> Result<Option<u64>>;
+
+    /// Up to the first `len` bytes of the object under `key` (`NotFound` if there is none).
+    async fn read_prefix(&self, key: &ObjectKey, len: usize) -> Result<Bytes>;
 
     /// Checks that the store answers and the bucket is reachable with our credentials.
     async fn health(&self) -> Result<()>;

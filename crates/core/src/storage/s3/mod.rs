@@ -14,7 +14,9 @@ use rusty_s3::actions::{CreateMultipartUpload, S3Action};
 use rusty_s3::{Bucket, Credentials, UrlStyle};
 use url::Url;
 
-use super::{ByteStream, ObjectStore};
+mod direct;
+
+use super::{ByteStream, MultipartOutcome, ObjectStore};
 use crate::config::ObjectStoreConfig;
 use crate::error::{Dependency, Error, Result};
 use docuvault_domain::ObjectKey;
@@ -123,6 +125,25 @@ impl S3Store {
         carry: Option<Bytes>,
         rest: ByteStream<'_>,
     ) -> Result<u64> {
+        let upload_id = self.start_multipart(key, content_type).await?;
+
+        match self.upload_parts(key, &upload_id, first, carry, rest).await {
+            Ok((etags, total)) => match self.complete(key, &upload_id, &etags).await {
+                Ok(()) => Ok(total),
+                Err(e) => {
+                    self.abort(key, &upload_id).await;
+                    Err(e)
+                }
+            },
+            Err(e) => {
+                self.abort(key, &upload_id).await;
+                Err(e)
+            }
+        }
+    }
+
+    /// Starts a multipart upload; its id.
+    async fn start_multipart(&self, key: &ObjectKey, content_type: &str) -> Result<String> {
         let mut create = self
             .bucket
             .create_multipart_upload(Some(&self.credentials), key.as_str());
@@ -145,21 +166,7 @@ impl S3Store {
         let created = CreateMultipartUpload::parse_response(&text).map_err(|e| {
             Error::Internal(anyhow!("unexpected CreateMultipartUpload answer: {e}"))
         })?;
-        let upload_id = created.upload_id().to_owned();
-
-        match self.upload_parts(key, &upload_id, first, carry, rest).await {
-            Ok((etags, total)) => match self.complete(key, &upload_id, &etags).await {
-                Ok(()) => Ok(total),
-                Err(e) => {
-                    self.abort(key, &upload_id).await;
-                    Err(e)
-                }
-            },
-            Err(e) => {
-                self.abort(key, &upload_id).await;
-                Err(e)
-            }
-        }
+        Ok(created.upload_id().to_owned())
     }
 
     /// Reads `rest` part by part and uploads at most `parts_in_flight` parts at a time; the
@@ -292,21 +299,8 @@ impl S3Store {
 
     /// Best effort: an abandoned upload costs storage until the store's lifecycle rules clean it.
     async fn abort(&self, key: &ObjectKey, upload_id: &str) {
-        let url = self
-            .bucket
-            .abort_multipart_upload(Some(&self.credentials), key.as_str(), upload_id)
-            .sign(SIGN_TTL);
-        let result = self
-            .http
-            .delete(url)
-            .timeout(SMALL_REQUEST_TIMEOUT)
-            .send()
-            .await;
-        if let Err(e) = result
-            .map_err(anyhow::Error::from)
-            .and_then(|r| r.error_for_status().map(drop).map_err(anyhow::Error::from))
-        {
-            tracing::warn!(object_key = %key, error = %e, "could not abort multipart upload");
+        if let Err(e) = self.abort_upload(key, upload_id).await {
+            tracing::warn!(object_key = %key, error = %e.chain(), "could not abort multipart upload");
         }
     }
 
@@ -423,6 +417,46 @@ impl ObjectStore for S3Store {
                 .insert("response-content-type", content_type.to_owned());
         }
         action.sign(expires_in)
+    }
+
+    fn presigned_put(&self, key: &ObjectKey, expires_in: Duration, content_length: u64) -> Url {
+        self.sign_put(key, expires_in, content_length)
+    }
+
+    async fn create_multipart(&self, key: &ObjectKey, content_type: &str) -> Result<String> {
+        self.start_multipart(key, content_type).await
+    }
+
+    fn presigned_part(
+        &self,
+        key: &ObjectKey,
+        upload_id: &str,
+        number: u16,
+        expires_in: Duration,
+        content_length: u64,
+    ) -> Url {
+        self.sign_part(key, upload_id, number, expires_in, content_length)
+    }
+
+    async fn complete_multipart(
+        &self,
+        key: &ObjectKey,
+        upload_id: &str,
+        parts: u16,
+    ) -> Result<MultipartOutcome> {
+        self.join_parts(key, upload_id, parts).await
+    }
+
+    async fn abort_multipart(&self, key: &ObjectKey, upload_id: &str) -> Result<()> {
+        self.abort_upload(key, upload_id).await
+    }
+
+    async fn size_of(&self, key: &ObjectKey) -> Result<Option<u64>> {
+        self.head_size(key).await
+    }
+
+    async fn read_prefix(&self, key: &ObjectKey, len: usize) -> Result<Bytes> {
+        self.get_prefix(key, len).await
     }
 
     async fn health(&self) -> Result<()> {
