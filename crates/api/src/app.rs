@@ -39,6 +39,7 @@ pub struct AppState {
         (name = "admin", description = "Account management and the audit log (admins only)"),
         (name = "documents", description = "Upload, list, read, download and delete documents"),
         (name = "uploads", description = "Presigned uploads: send a file straight to the object store, then complete it"),
+        (name = "events", description = "Live changes to your documents (server-sent events)"),
         (name = "topics", description = "The user's own topics for classification"),
         (name = "settings", description = "AI provider settings"),
         (name = "health", description = "Readiness of every dependency"),
@@ -76,6 +77,7 @@ pub fn router(state: AppState) -> Router {
     let (api, mut openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(routes::documents::router().layer(DefaultBodyLimit::max(upload_limit)))
         .merge(routes::uploads::router())
+        .merge(routes::events::router())
         .merge(routes::topics::router())
         .merge(routes::auth::router())
         .merge(routes::me::router())

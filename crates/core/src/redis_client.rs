@@ -12,6 +12,7 @@ use crate::error::{Dependency, Error, Result};
 
 #[derive(Clone)]
 pub struct RedisClient {
+    client: redis::Client,
     manager: ConnectionManager,
 }
 
@@ -32,14 +33,19 @@ impl RedisClient {
             .set_response_timeout(Some(Duration::from_secs(2)))
             .set_number_of_retries(2)
             .set_max_delay(Duration::from_millis(500));
-        let manager = ConnectionManager::new_lazy_with_config(client, config)
+        let manager = ConnectionManager::new_lazy_with_config(client.clone(), config)
             .context("cannot create the Redis connection manager")?;
-        Ok(Self { manager })
+        Ok(Self { client, manager })
     }
 
     /// A clone of the multiplexed connection (cheap; all clones share one socket).
     pub fn connection(&self) -> ConnectionManager {
         self.manager.clone()
+    }
+
+    /// A connection of its own for subscriptions (a subscribed connection can do nothing else).
+    pub async fn pubsub(&self) -> redis::RedisResult<redis::aio::PubSub> {
+        self.client.get_async_pubsub().await
     }
 
     pub async fn ping(&self) -> Result<()> {

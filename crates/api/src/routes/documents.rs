@@ -22,7 +22,7 @@ use crate::error::{ApiError, ErrorBody};
 use crate::extract::{Json, Path, Query};
 use docuvault_core::Error;
 use docuvault_core::db::documents::PageAfter;
-use docuvault_core::services::documents::{Document, Upload};
+use docuvault_core::services::documents::{Document, DocumentChanges, Upload};
 use docuvault_domain::filename::content_disposition;
 
 /// Room for the multipart framing and small fields around the file itself.
@@ -32,7 +32,7 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(upload))
         .routes(routes!(list))
-        .routes(routes!(get_one, delete_one))
+        .routes(routes!(get_one, update_one, delete_one))
         .routes(routes!(content))
         .routes(routes!(download))
         .routes(routes!(reclassify))
@@ -63,6 +63,9 @@ pub struct DocumentDto {
     /// cut there and classified on what was kept.
     pub text_truncated: bool,
     pub topics: Vec<TopicRefDto>,
+    /// The owner set the topics by hand: classification leaves them as they are until the
+    /// owner asks to reclassify.
+    pub topics_by_hand: bool,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -78,6 +81,7 @@ impl From<Document> for DocumentDto {
             status: r.status,
             error: r.error,
             text_truncated: r.text_truncated,
+            topics_by_hand: r.topics_by_hand,
             topics: d
                 .topics
                 .into_iter()
@@ -246,6 +250,53 @@ async fn get_one(
     Path(id): Path<Uuid>,
 ) -> Result<Json<DocumentDetailDto>, ApiError> {
     let (doc, extracted_text) = state.vault.get_document(caller.id, id).await?;
+    Ok(Json(DocumentDetailDto {
+        document: doc.into(),
+        extracted_text,
+    }))
+}
+
+/// A person's edits: fields left out stay as they are.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DocumentPatchDto {
+    /// A new display name (not blank; its extension may not name another type than the
+    /// document's).
+    pub filename: Option<String>,
+    /// Exactly these topics (each one of yours; at most 100; `[]` for none), set by hand:
+    /// classification no longer changes them until you reclassify the document.
+    #[schema(max_items = 100)]
+    pub topic_ids: Option<Vec<Uuid>>,
+}
+
+/// Rename a document or set its topics by hand.
+#[utoipa::path(
+    patch, path = "/api/documents/{id}", tag = "documents", params(("id" = Uuid, Path)),
+    request_body = DocumentPatchDto,
+    responses(
+        (status = 200, body = DocumentDetailDto),
+        (status = 404, body = ErrorBody),
+        (status = 422, description = "a blank name or one whose extension names another type (`invalid_filename`), a topic that is not yours (`unknown_topic`), more than 100 topics (`too_many_topics`)", body = ErrorBody),
+        (status = 503, body = ErrorBody),
+    )
+)]
+async fn update_one(
+    State(state): State<AppState>,
+    AuthUser(caller): AuthUser,
+    Path(id): Path<Uuid>,
+    Json(body): Json<DocumentPatchDto>,
+) -> Result<Json<DocumentDetailDto>, ApiError> {
+    let (doc, extracted_text) = state
+        .vault
+        .update_document(
+            caller.id,
+            id,
+            DocumentChanges {
+                filename: body.filename,
+                topic_ids: body.topic_ids,
+            },
+        )
+        .await?;
     Ok(Json(DocumentDetailDto {
         document: doc.into(),
         extracted_text,

@@ -12,13 +12,14 @@ use uuid::Uuid;
 use crate::app::AppState;
 use crate::auth::{AuthUser, Meta};
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::Json;
+use crate::extract::{Json, Path};
 use docuvault_core::services::accounts::UserView;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(me))
         .routes(routes!(sessions))
+        .routes(routes!(end_session))
         .routes(routes!(quota))
         .routes(routes!(change_password))
         .routes(routes!(totp_enroll))
@@ -116,6 +117,20 @@ async fn sessions(
             })
             .collect(),
     ))
+}
+
+/// End one sign-in (an `id` from `GET /api/me/sessions`): it can no longer refresh, so it ends
+/// when its current access token expires (at most `ACCESS_TOKEN_TTL_SECS`).
+#[utoipa::path(delete, path = "/api/me/sessions/{id}", tag = "me", params(("id" = Uuid, Path)),
+    responses((status = 204), (status = 401, body = ErrorBody), (status = 404, description = "no live sign-in of yours by that id", body = ErrorBody)))]
+async fn end_session(
+    State(state): State<AppState>,
+    AuthUser(caller): AuthUser,
+    Meta(meta): Meta,
+    Path(id): Path<Uuid>,
+) -> Result<StatusCode, ApiError> {
+    state.vault.end_session(&caller, id, &meta).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

@@ -25,6 +25,8 @@ pub struct DocumentRow {
     pub error: Option<String>,
     /// The extracted text was cut at the extraction bound.
     pub text_truncated: bool,
+    /// The owner set the topics by hand; classification leaves them alone.
+    pub topics_by_hand: bool,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -48,7 +50,7 @@ pub struct NewDocument<'a> {
     pub size_bytes: i64,
 }
 
-pub(crate) const COLUMNS: &str = "id, user_id, filename, object_key, content_type, size_bytes, status, error, text_truncated, created_at, updated_at";
+pub(crate) const COLUMNS: &str = "id, user_id, filename, object_key, content_type, size_bytes, status, error, text_truncated, topics_by_hand, created_at, updated_at";
 
 /// Records the document, charges its size to the owner's quota and claims its object (off
 /// the clean-up list) in one statement: all of it, or — if the size does not fit in what is
@@ -156,6 +158,79 @@ pub async fn delete_releasing(
     .bind(id)
     .fetch_optional(db)
     .await?)
+}
+
+/// Renames the owner's document; the row, or `None` if there is no such document.
+pub async fn rename(
+    db: impl PgExecutor<'_>,
+    owner: Uuid,
+    id: Uuid,
+    filename: &str,
+) -> Result<Option<DocumentRow>> {
+    let sql = format!(
+        "UPDATE documents SET filename = $3
+          WHERE user_id = $1 AND id = $2
+      RETURNING {COLUMNS}"
+    );
+    Ok(sqlx::query_as(AssertSqlSafe(sql))
+        .bind(owner)
+        .bind(id)
+        .bind(filename)
+        .fetch_optional(db)
+        .await?)
+}
+
+/// Sets the owner's document's topics to exactly `topic_ids` (all the owner's: checked by the
+/// caller in the same transaction) and marks them as set by hand. False if there is no such
+/// document.
+pub async fn set_topics_by_hand(
+    tx: &mut sqlx::PgConnection,
+    owner: Uuid,
+    id: Uuid,
+    topic_ids: &[Uuid],
+) -> Result<bool> {
+    let found = sqlx::query(
+        "UPDATE documents SET topics_by_hand = true
+          WHERE user_id = $1 AND id = $2",
+    )
+    .bind(owner)
+    .bind(id)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected()
+        == 1;
+    if !found {
+        return Ok(false);
+    }
+    sqlx::query("DELETE FROM document_topics WHERE document_id = $1")
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query(
+        "INSERT INTO document_topics (document_id, topic_id)
+         SELECT $2, t.id FROM topics t WHERE t.user_id = $1 AND t.id = ANY($3)",
+    )
+    .bind(owner)
+    .bind(id)
+    .bind(topic_ids)
+    .execute(&mut *tx)
+    .await?;
+    Ok(true)
+}
+
+/// How many of `topic_ids` are the owner's topics.
+pub async fn count_own_topics(
+    db: impl PgExecutor<'_>,
+    owner: Uuid,
+    topic_ids: &[Uuid],
+) -> Result<i64> {
+    Ok(
+        sqlx::query_scalar("SELECT count(*) FROM topics WHERE user_id = $1 AND id = ANY($2)")
+            .bind(owner)
+            .bind(topic_ids)
+            .fetch_one(db)
+            .await?,
+    )
 }
 
 /// The topics of the given documents, in one query for a whole page.

@@ -70,26 +70,37 @@ pub async fn claim(pool: &PgPool, id: Uuid, lease: Duration) -> Result<Option<Cl
 }
 
 /// Stores the result of a successful attempt: the text, and exactly these topics (replacing
-/// any earlier ones, so running a job twice gives the same final state). False if the attempt
+/// any earlier ones, so running a job twice gives the same final state) unless the owner set
+/// the document's topics by hand. False if the attempt
 /// no longer holds the document.
 pub async fn finish(pool: &PgPool, id: Uuid, attempt: i32, done: &Processed) -> Result<bool> {
     let mut tx = pool.begin().await?;
-    let updated = sqlx::query(
+    // `topics_by_hand` as it is once this row is locked: a person's edit that committed while
+    // the attempt ran is seen here (and one that comes later waits for this transaction).
+    let by_hand: Option<bool> = sqlx::query_scalar(
         "UPDATE documents
             SET status = 'classified', extracted_text = $3, text_truncated = $4, error = NULL,
                 lease_until = NULL, processed_at = now()
-          WHERE id = $1 AND attempts = $2 AND status = 'processing'",
+          WHERE id = $1 AND attempts = $2 AND status = 'processing'
+      RETURNING topics_by_hand",
     )
     .bind(id)
     .bind(attempt)
     .bind(&done.text)
     .bind(done.truncated)
-    .execute(&mut *tx)
-    .await?
-    .rows_affected();
-    if updated == 0 {
-        tx.rollback().await?;
-        return Ok(false);
+    .fetch_optional(&mut *tx)
+    .await?;
+    match by_hand {
+        None => {
+            tx.rollback().await?;
+            return Ok(false);
+        }
+        // The person's choice of topics stands.
+        Some(true) => {
+            tx.commit().await?;
+            return Ok(true);
+        }
+        Some(false) => {}
     }
     sqlx::query("DELETE FROM document_topics WHERE document_id = $1")
         .bind(id)
@@ -252,14 +263,15 @@ pub async fn waiting(pool: &PgPool) -> Result<(i64, Option<DateTime<Utc>>)> {
     .await?)
 }
 
-/// Puts a finished document back in the queue (reclassify) with a fresh allowance of failures.
+/// Puts a finished document back in the queue (reclassify) with a fresh allowance of failures;
+/// topics set by hand are given up to the classifier again (the owner asked for it).
 /// `attempts` goes on counting (it is the fencing token). False if it is not the owner's, or
 /// is being processed right now.
 pub async fn requeue(pool: &PgPool, owner: Uuid, id: Uuid) -> Result<bool> {
     let updated = sqlx::query(
         "UPDATE documents
             SET status = 'pending', failures = 0, error = NULL, lease_until = NULL,
-                next_attempt_at = now(), published_at = now()
+                next_attempt_at = now(), published_at = now(), topics_by_hand = false
           WHERE id = $1 AND user_id = $2
             AND status IN ('classified', 'failed')",
     )

@@ -76,6 +76,21 @@ pub async fn revoke_family(db: impl PgExecutor<'_>, family: Uuid) -> Result<u64>
     )
 }
 
+/// Revokes one sign-in of `user` (a family of refresh tokens); false if the user has no live
+/// sign-in by that id.
+pub async fn revoke_family_of(db: impl PgExecutor<'_>, user: Uuid, family: Uuid) -> Result<bool> {
+    Ok(sqlx::query(
+        "UPDATE refresh_tokens SET revoked = true
+          WHERE family_id = $1 AND user_id = $2 AND NOT revoked",
+    )
+    .bind(family)
+    .bind(user)
+    .execute(db)
+    .await?
+    .rows_affected()
+        > 0)
+}
+
 pub async fn revoke_all(db: impl PgExecutor<'_>, user: Uuid) -> Result<u64> {
     Ok(
         sqlx::query("UPDATE refresh_tokens SET revoked = true WHERE user_id = $1 AND NOT revoked")

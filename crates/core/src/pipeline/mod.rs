@@ -21,6 +21,7 @@ use crate::ai::{AiClient, TopicChoice};
 use crate::config::PipelineConfig;
 use crate::db::PgPool;
 use crate::db::pipeline::{self as q, Claimed};
+use crate::events::{Change, DocumentEvent, EventBus};
 use crate::metrics::Metrics;
 use crate::storage::ObjectStore;
 use docuvault_domain::text::truncate_chars;
@@ -96,6 +97,16 @@ pub enum Outcome {
 }
 
 impl Outcome {
+    /// The document's status after this outcome, if the outcome changed it.
+    const fn status(self) -> Option<&'static str> {
+        match self {
+            Self::Classified => Some("classified"),
+            Self::Failed => Some("failed"),
+            Self::Retried => Some("pending"),
+            Self::Skipped | Self::Lost => None,
+        }
+    }
+
     pub const fn as_str(self) -> &'static str {
         match self {
             Self::Classified => "classified",
@@ -119,6 +130,8 @@ pub struct Pipeline {
     pub ai: AiClient,
     pub metrics: Metrics,
     pub config: PipelineConfig,
+    /// Where status changes are told to the owner's open app tabs.
+    pub events: Arc<dyn EventBus>,
     #[doc(hidden)]
     pub hook: Option<AttemptHook>,
 }
@@ -142,7 +155,24 @@ impl Pipeline {
 
     /// Takes the document if it is due (or its worker's lease expired).
     pub async fn claim(&self, document_id: Uuid) -> crate::Result<Option<Claimed>> {
-        q::claim(&self.db, document_id, self.config.visibility).await
+        let claimed = q::claim(&self.db, document_id, self.config.visibility).await?;
+        if let Some(job) = &claimed {
+            self.tell(job, "processing").await;
+        }
+        Ok(claimed)
+    }
+
+    async fn tell(&self, job: &Claimed, status: &str) {
+        self.events
+            .publish(
+                job.user_id,
+                DocumentEvent {
+                    document_id: job.id,
+                    change: Change::Updated,
+                    status: Some(status.to_owned()),
+                },
+            )
+            .await;
     }
 
     /// Runs a claimed job and records its result, fenced by the claim's attempt. A panic in the
@@ -177,6 +207,9 @@ impl Pipeline {
                     });
                 self.record(&job, result).await?
             };
+            if let Some(status) = outcome.status() {
+                self.tell(&job, status).await;
+            }
             let secs = started.elapsed().as_secs_f64();
             tracing::info!(outcome = outcome.as_str(), seconds = secs, "job finished");
             self.metrics.record_job(outcome.as_str(), secs).await;

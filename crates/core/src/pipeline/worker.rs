@@ -139,6 +139,10 @@ impl Worker {
                 config.ai.clone(),
             )?,
             metrics: Metrics::new(redis.clone(), &config.redis_key_prefix),
+            events: Arc::new(crate::events::RedisEvents::new(
+                redis.clone(),
+                &config.redis_key_prefix,
+            )),
             config: config.pipeline.clone(),
             hook: None,
         };

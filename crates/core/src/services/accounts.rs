@@ -59,6 +59,9 @@ pub struct Caller {
     pub id: Uuid,
     pub handle: String,
     pub role: Role,
+    /// When the access token the caller presented expires (Unix seconds): a long-lived answer
+    /// (an event stream) ends then, and the client comes back with a fresh token.
+    pub token_expires_at: i64,
 }
 
 impl Caller {
@@ -151,6 +154,7 @@ impl Vault {
             id: claims.sub,
             handle: state.handle,
             role: Role::parse(&state.role).map_err(|e| anyhow::anyhow!("stored role: {e}"))?,
+            token_expires_at: claims.exp,
         })
     }
 
@@ -528,6 +532,32 @@ impl Vault {
                 Some(caller.id),
                 Some(caller.id),
                 json!({ "tokens_revoked": families }),
+            ),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Ends one of the caller's sign-ins: it can no longer refresh, so it ends when its current
+    /// access token expires (at most `ACCESS_TOKEN_TTL_SECS`).
+    pub async fn end_session(
+        &self,
+        caller: &Caller,
+        family_id: Uuid,
+        meta: &RequestMeta,
+    ) -> Result<()> {
+        let mut tx = self.db.begin().await?;
+        if !sessions::revoke_family_of(&mut *tx, caller.id, family_id).await? {
+            return Err(Error::NotFound("session"));
+        }
+        audit::record(
+            &mut *tx,
+            &meta.event(
+                "session_ended",
+                Some(caller.id),
+                Some(caller.id),
+                json!({ "family_id": family_id }),
             ),
         )
         .await?;

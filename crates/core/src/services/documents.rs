@@ -14,6 +14,7 @@ use crate::db::documents::{self as q, DocumentRow, NewDocument, PageAfter};
 use crate::db::object_cleanup as cleanup;
 use crate::db::quotas;
 use crate::error::{Error, Result};
+use crate::events::Change;
 use crate::storage::ByteStream;
 use docuvault_domain::file_kind::SNIFF_LEN;
 use docuvault_domain::filename::content_disposition;
@@ -43,6 +44,17 @@ pub struct Upload<'a> {
     pub announced_bytes: Option<u64>,
     pub body: ByteStream<'a>,
 }
+
+/// A person's edits to a document; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct DocumentChanges {
+    pub filename: Option<String>,
+    /// Exactly these topics, set by hand (an empty list: none).
+    pub topic_ids: Option<Vec<Uuid>>,
+}
+
+/// More topics than anyone files one document under; bounds the check and the insert.
+pub const MAX_TOPICS_PER_DOCUMENT: usize = 100;
 
 pub struct Page {
     pub items: Vec<Document>,
@@ -125,6 +137,7 @@ impl Vault {
             Ok(row) => {
                 tracing::info!(document_id = %id, size_bytes = size, content_type = kind.mime(), "document uploaded");
                 self.publish_job(id).await;
+                self.tell(owner, id, Change::Created, Some("pending")).await;
                 Ok(Document {
                     row,
                     topics: Vec::new(),
@@ -199,6 +212,60 @@ impl Vault {
         }
     }
 
+    /// Renames a document and/or sets its topics by hand (kept through later classifications
+    /// until the owner asks to reclassify). Every topic must be the owner's.
+    pub async fn update_document(
+        &self,
+        owner: Uuid,
+        id: Uuid,
+        changes: DocumentChanges,
+    ) -> Result<(Document, Option<String>)> {
+        let row = q::get(&self.db, owner, id)
+            .await?
+            .ok_or(Error::NotFound("document"))?;
+        let filename = changes
+            .filename
+            .as_deref()
+            .map(|raw| checked_rename(raw, &row.content_type))
+            .transpose()?;
+        let topic_ids = changes.topic_ids.map(|mut ids| {
+            ids.sort_unstable();
+            ids.dedup();
+            ids
+        });
+        if let Some(ids) = &topic_ids {
+            if ids.len() > MAX_TOPICS_PER_DOCUMENT {
+                return Err(invalid(
+                    "too_many_topics",
+                    format!("a document has at most {MAX_TOPICS_PER_DOCUMENT} topics"),
+                ));
+            }
+            let own = q::count_own_topics(&self.db, owner, ids).await?;
+            if usize::try_from(own).ok() != Some(ids.len()) {
+                return Err(invalid("unknown_topic", "every topic must be one of yours"));
+            }
+        }
+        let mut tx = self.db.begin().await?;
+        if let Some(name) = &filename
+            && q::rename(&mut *tx, owner, id, name.as_str())
+                .await?
+                .is_none()
+        {
+            return Err(Error::NotFound("document"));
+        }
+        if let Some(ids) = &topic_ids
+            && !q::set_topics_by_hand(&mut tx, owner, id, ids).await?
+        {
+            return Err(Error::NotFound("document"));
+        }
+        tx.commit().await?;
+        let (doc, text) = self.get_document(owner, id).await?;
+        tracing::info!(document_id = %id, renamed = filename.is_some(), topics_set = topic_ids.is_some(), "document edited");
+        self.tell(owner, id, Change::Updated, Some(&doc.row.status))
+            .await;
+        Ok((doc, text))
+    }
+
     /// Runs classification again (after topics or AI settings changed). The document must be
     /// finished (`classified` or `failed`); one in the pipeline already is a conflict.
     pub async fn reclassify(&self, owner: Uuid, id: Uuid) -> Result<(Document, Option<String>)> {
@@ -214,6 +281,7 @@ impl Vault {
         }
         tracing::info!(document_id = %id, "reclassification requested");
         self.publish_job(id).await;
+        self.tell(owner, id, Change::Updated, Some("pending")).await;
         self.get_document(owner, id).await
     }
 
@@ -319,6 +387,7 @@ impl Vault {
         }
         .ok_or(Error::NotFound("document"))?;
         tracing::info!(document_id = %id, "document deleted");
+        self.tell(owner, id, Change::Deleted, None).await;
         let key = ObjectKey::from_stored(key);
         match self.store.delete(&key).await {
             Ok(()) => {
@@ -396,6 +465,34 @@ pub(super) fn check_claims(
         return Err(mismatch(claimed, "file extension"));
     }
     Ok(())
+}
+
+/// A new name for a document of `content_type`: not blank, and not with an extension that names
+/// another type than the document's (downloads would be opened with the wrong program).
+fn checked_rename(raw: &str, content_type: &str) -> Result<Filename> {
+    if raw.trim().is_empty() {
+        return Err(invalid("invalid_filename", "the filename may not be empty"));
+    }
+    let name = Filename::sanitize(raw);
+    if let Some(claimed) = name
+        .extension()
+        .as_deref()
+        .and_then(FileKind::from_extension)
+        && claimed.mime() != content_type
+    {
+        return Err(invalid(
+            "invalid_filename",
+            format!(
+                "the extension says {} but the document is {content_type}",
+                claimed.mime()
+            ),
+        ));
+    }
+    Ok(name)
+}
+
+pub(super) fn invalid(code: &'static str, message: impl Into<String>) -> Error {
+    Error::Invalid(docuvault_domain::ValidationError::new(code, message))
 }
 
 /// Passes the body through and fails with `TooLarge` as soon as it exceeds `limit` bytes, so an

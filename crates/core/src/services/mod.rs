@@ -18,6 +18,7 @@ use crate::auth::{Passwords, RateLimiter, TokenKeys};
 use crate::config::AuthConfig;
 use crate::crypto::Sealer;
 use crate::db::PgPool;
+use crate::events::{Change, DocumentEvent, EventBus, RedisEvents};
 use crate::mail::Mailer;
 use crate::metrics::Metrics;
 use crate::queue::{JobQueue, RedisQueue};
@@ -31,6 +32,8 @@ pub struct Vault {
     pub redis: RedisClient,
     /// Where new jobs are published (the upload's document row is the job itself).
     pub queue: Arc<dyn JobQueue>,
+    /// Where changes to documents are told to their owner's open app tabs.
+    pub events: Arc<dyn EventBus>,
     pub metrics: Metrics,
     pub sealer: Sealer,
     pub max_upload_bytes: u64,
@@ -74,6 +77,7 @@ impl Vault {
                 config.pipeline.visibility,
             )),
             metrics: Metrics::new(redis.clone(), &config.redis_key_prefix),
+            events: Arc::new(RedisEvents::new(redis.clone(), &config.redis_key_prefix)),
             redis,
             sealer,
             max_upload_bytes: config.max_upload_bytes,
@@ -81,6 +85,22 @@ impl Vault {
             direct_uploads: config.direct_uploads.clone(),
             quota_gates: QuotaGates::default(),
         })
+    }
+}
+
+impl Vault {
+    /// Tells the owner's open app tabs that a document changed (best effort, bounded).
+    pub(crate) async fn tell(&self, owner: Uuid, id: Uuid, change: Change, status: Option<&str>) {
+        self.events
+            .publish(
+                owner,
+                DocumentEvent {
+                    document_id: id,
+                    change,
+                    status: status.map(str::to_owned),
+                },
+            )
+            .await;
     }
 }
 

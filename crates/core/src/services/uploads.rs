@@ -17,13 +17,14 @@ use url::Url;
 use uuid::Uuid;
 
 use super::Vault;
-use super::documents::{Document, check_claims};
+use super::documents::{Document, check_claims, invalid};
 use crate::db::object_cleanup as cleanup;
 use crate::db::uploads::{self as q, NewUpload, Released, UploadRow};
 use crate::error::{Error, Result};
+use crate::events::Change;
 use crate::storage::MultipartOutcome;
 use docuvault_domain::file_kind::SNIFF_LEN;
-use docuvault_domain::{FileKind, Filename, ObjectKey, ValidationError};
+use docuvault_domain::{FileKind, Filename, ObjectKey};
 
 /// At most this many parts: larger files get larger parts (S3 allows 10,000; a thousand URLs
 /// is already a large answer).
@@ -238,6 +239,7 @@ impl Vault {
             Some(row) => {
                 tracing::info!(document_id = %id, size_bytes = size, "presigned upload completed");
                 self.publish_job(id).await;
+                self.tell(owner, id, Change::Created, Some("pending")).await;
                 Ok(Completion::Created(Document {
                     row,
                     topics: Vec::new(),
@@ -352,10 +354,6 @@ fn part_count(size: u64, part_bytes: u64) -> u16 {
 
 fn to_i64(n: u64) -> Result<i64> {
     i64::try_from(n).map_err(|_| Error::bad_request("invalid_size", "the size is too large"))
-}
-
-fn invalid(code: &'static str, message: String) -> Error {
-    Error::Invalid(ValidationError::new(code, message))
 }
 
 fn expired() -> Error {
