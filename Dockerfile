@@ -1,11 +1,20 @@
 # syntax=docker/dockerfile:1
 # DocuVault: one static-ish binary (`docuvault serve|worker|migrate`) on a slim Debian base.
 
+# The web app, built with the exact packages of its lockfile; the server binary embeds it.
+FROM node:20-bookworm-slim AS web
+WORKDIR /web
+COPY web/package.json web/package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY web ./
+RUN npm run build
+
 FROM rust:1.95-slim-bookworm AS build
 WORKDIR /src
 COPY Cargo.toml Cargo.lock ./
 COPY crates crates
 COPY migrations migrations
+COPY --from=web /web/dist web/dist
 # The registry and target caches survive between builds (BuildKit), so a code change rebuilds
 # only our crates.
 RUN --mount=type=cache,target=/usr/local/cargo/registry \

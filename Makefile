@@ -1,8 +1,9 @@
 # DocuVault's two commands, plus helpers. Every target is safe to run again.
 #
-#   make run    start the local stack (PostgreSQL, Redis, SeaweedFS S3), migrate, run the API
-#               on :8080 and a worker
-#   make test   start the local stack and run every test against it
+#   make run    start the local stack (PostgreSQL, Redis, SeaweedFS S3), build the web app,
+#               migrate, run the API and the web app on :8080 and a worker
+#   make test   start the local stack and run every test against it (Rust, the web app's unit
+#               tests, and the end-to-end tests in Chromium)
 #
 # `make run PORT=9000` (or BIND_ADDR=0.0.0.0:8080) changes where the API listens; WORKERS=3
 # starts three worker processes.
@@ -19,7 +20,7 @@ else ifdef BIND_ADDR
 export BIND_ADDR
 endif
 
-.PHONY: run test bench test-faults test-contract build lint fmt stack-up stack-down stack-status stack-reset help
+.PHONY: web web-types run test bench test-faults test-contract build lint fmt stack-up stack-down stack-status stack-reset help
 
 help:
 	@sed -n '2,9p' Makefile | sed 's/^# \{0,1\}//'
@@ -29,18 +30,28 @@ help:
 run: stack-up build
 	BIN=$(BIN) WORKERS=$(WORKERS) scripts/run.sh
 
-## A release build of the one binary.
-build:
+## A release build of the one binary, with the web app built into it.
+build: web
 	cargo build --release --locked -p docuvault
 
+## The web app (web/dist, npm ci from the lockfile); the next cargo build embeds it.
+web:
+	scripts/web.sh build
+
+## Regenerate the web app's API types after the API changed (make test fails while they are stale).
+web-types:
+	scripts/web.sh types
+
 ## Every test, against the real local stack. Leftovers of killed test runs are swept first.
-test: stack-up
+test: stack-up web
 	scripts/stack.sh sweep
 	if cargo nextest --version >/dev/null 2>&1; then \
 	  cargo nextest run --workspace --locked; \
 	else \
 	  cargo test --workspace --locked; \
 	fi
+	scripts/web.sh check
+	scripts/web.sh e2e
 
 ## Speed and memory against same-run references: bench/results/latest.md (see bench/README.md).
 ## BENCH_ARGS=--quick for a short trial run.

@@ -442,6 +442,25 @@ def mixed_load(scratch: lib.Scratch) -> dict:
     return result
 
 
+def web_app(scratch: lib.Scratch) -> dict:
+    """The web app in Chromium (web/e2e/bench.mjs): what the first load transfers, and how long
+    the document list of a user with 1,000 documents takes to show."""
+    seed(scratch, 1000)
+    api = lib.serve(scratch.env, WORK / "web-serve.log", PORT, {"COOKIE_SECURE": "false"})
+    try:
+        env = dict(os.environ, BASE_URL=f"http://127.0.0.1:{PORT}", LOGIN=lib.BENCH_USER,
+                   PASSWORD=lib.BENCH_PASSWORD, TOKEN=lib.TOKEN or "",
+                   DIST=str(lib.ROOT / "web" / "dist"))
+        out = subprocess.run(["node", "e2e/bench.mjs"], cwd=lib.ROOT / "web", env=env,
+                             check=True, capture_output=True, text=True).stdout
+    finally:
+        api.stop()
+    r = json.loads(out.strip().splitlines()[-1])
+    r["render_vs_api"] = round(r["render_ms"] / r["api_ms"], 1)
+    log(f"web app: {r}")
+    return r
+
+
 def render(r: dict) -> str:
     m = r["machine"]
     out = [f"# DocuVault benchmark — {m['date']}", "",
@@ -499,6 +518,14 @@ def render(r: dict) -> str:
     out += ["", "## Footprint (RSS)", "", "| process | after start | after the ingestion run |", "|---|---|---|",
             f"| `docuvault serve` | {fp['serve_after_start_mib']} MiB | {fp['serve_after_ingestion_mib']} MiB |",
             f"| `docuvault worker` | {fp['worker_after_start_mib']} MiB | {fp['worker_after_ingestion_mib']} MiB |"]
+    web = r["web"]
+    out += ["", "## Web app (Chromium, a user with 1,000 documents)", "",
+            f"JavaScript + CSS for the sign-in page and then the document list, fresh browser: "
+            f"**{web['first_load_gzip_bytes'] / 1024:.1f} KiB gzip** ({web['first_load_bytes'] / 1024:.1f} KiB transferred as brotli, "
+            f"{web['assets']} files; target under 200 KB).", "",
+            f"Navigation to `/` until the first document row shows (the app starts, resumes the sign-in, fetches the "
+            f"first page of 100): median **{web['render_ms']:.0f} ms**; the same page fetched alone {web['api_ms']:.1f} ms "
+            f"→ render / API = **{web['render_vs_api']}**."]
     mx = r["mixed"]
     out += ["", f"## Sustained mixed load ({mx['seconds']} s, 32 connections: upload, list, read, health in turn)", "",
             f"{mx['requests']:,} requests, {mx['rps']:.0f}/s; errors: **{mx['errors']}**; p50 {mx['p50_ms']:.2f} ms, "
@@ -511,7 +538,7 @@ def main() -> None:
     RESULTS.mkdir(parents=True, exist_ok=True)
     results = {"machine": lib.machine(), "quick": QUICK, "footprint": {}}
     for name, fn in [("upload", upload_throughput), ("read", read_latency), ("login", login_timing),
-                     ("quota", quota_contention)]:
+                     ("quota", quota_contention), ("web", web_app)]:
         scratch = lib.Scratch(f"bench_{name}")
         try:
             results[name] = fn(scratch)

@@ -20,6 +20,7 @@ if [ "${#need[@]}" -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq "${need[@]}" >/dev/null
 fi
 scripts/stack.sh up
+scripts/web.sh build
 cargo build --release --locked -p docuvault
 case "$what" in
   bench) exec python3 bench/bench.py "$@" ;;

@@ -68,13 +68,9 @@ impl utoipa::Modify for BearerAuth {
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
-/// The full router with its OpenAPI document served at `/api/openapi.json`.
-pub fn router(state: AppState) -> Router {
-    let max_upload = state.vault.max_upload_bytes;
-    let upload_limit =
-        usize::try_from(max_upload.saturating_add(routes::documents::MULTIPART_OVERHEAD))
-            .unwrap_or(usize::MAX);
-    let (api, mut openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+/// Every documented route, with the OpenAPI document they make.
+fn api_routes(upload_limit: usize) -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(routes::documents::router().layer(DefaultBodyLimit::max(upload_limit)))
         .merge(routes::uploads::router())
         .merge(routes::events::router())
@@ -84,12 +80,49 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::admin::router())
         .merge(routes::settings::router())
         .merge(routes::health::router())
-        .split_for_parts();
+}
+
+fn finish_spec(mut openapi: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
     openapi.info.version = env!("CARGO_PKG_VERSION").to_owned();
     require_bearer(&mut openapi);
     declare_common_responses(&mut openapi);
-    let spec: Arc<str> = openapi.to_json().unwrap_or_default().into();
+    name_operations(&mut openapi);
+    openapi
+}
+
+/// Operation ids unique across the document (handlers in different modules share names such
+/// as `list`), for generated clients: `{tag}_{handler}`, e.g. `topics_list`.
+fn name_operations(openapi: &mut utoipa::openapi::OpenApi) {
+    for item in openapi.paths.paths.values_mut() {
+        for op in operations(item) {
+            let tag = op.tags.as_ref().and_then(|t| t.first()).cloned();
+            if let (Some(tag), Some(id)) = (tag, op.operation_id.as_mut())
+                && !id.starts_with(&format!("{tag}_"))
+            {
+                *id = format!("{tag}_{id}");
+            }
+        }
+    }
+}
+
+/// The OpenAPI document as `/api/openapi.json` serves it, without a server (for
+/// `docuvault openapi`, which the web app's types are generated from).
+pub fn openapi_json() -> String {
+    finish_spec(api_routes(0).split_for_parts().1)
+        .to_pretty_json()
+        .unwrap_or_default()
+}
+
+/// The full router with its OpenAPI document served at `/api/openapi.json`.
+pub fn router(state: AppState) -> Router {
+    let max_upload = state.vault.max_upload_bytes;
+    let upload_limit =
+        usize::try_from(max_upload.saturating_add(routes::documents::MULTIPART_OVERHEAD))
+            .unwrap_or(usize::MAX);
+    let (api, openapi) = api_routes(upload_limit).split_for_parts();
+    let spec: Arc<str> = finish_spec(openapi).to_json().unwrap_or_default().into();
     let auth = state.vault.auth.clone();
+    let csp = crate::web::app_csp(state.vault.store.browser_origin().as_deref());
 
     let api = api
         .merge(routes::metrics::router())
@@ -105,7 +138,7 @@ pub fn router(state: AppState) -> Router {
                 }
             }),
         )
-        .fallback(not_found)
+        .fallback(move |method, uri, headers| crate::web::fallback(method, uri, headers, csp))
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state);
     crate::security::apply(api, &auth)
@@ -211,14 +244,6 @@ fn declare_common_responses(openapi: &mut utoipa::openapi::OpenApi) {
             );
         }
     }
-}
-
-async fn not_found(uri: Uri) -> Response {
-    error_response(
-        StatusCode::NOT_FOUND,
-        "not_found",
-        format!("no route for {}", uri.path()),
-    )
 }
 
 async fn method_not_allowed(method: Method, uri: Uri) -> Response {

@@ -8,5 +8,6 @@ pub mod error;
 mod extract;
 mod routes;
 mod security;
+mod web;
 
-pub use app::{AppState, Application, router};
+pub use app::{AppState, Application, openapi_json, router};

@@ -57,6 +57,9 @@ enum Command {
     /// Storage quotas.
     #[command(subcommand)]
     Quota(QuotaCommand),
+    /// Print the API's OpenAPI document (what `/api/openapi.json` serves) without a server or
+    /// any configuration; the web app's TypeScript types are generated from it.
+    Openapi,
     /// Exit 0 if this host's API answers `/health` with 200 (for container healthchecks: slim
     /// images have no curl); with `--worker`, if a worker here touched its heartbeat file
     /// within the last minute.
@@ -183,6 +186,10 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
         }
         Command::User(cmd) => user_command(cmd).await,
         Command::Quota(QuotaCommand::Check { fix }) => quota_check(fix).await,
+        Command::Openapi => {
+            println!("{}", docuvault_api::openapi_json());
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Healthcheck { worker } => Ok(if worker {
             healthcheck::worker()
         } else {

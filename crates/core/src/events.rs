@@ -8,14 +8,14 @@
 //! falls behind or a subscription that had to reconnect gets [`Event::Resync`] ("fetch again"),
 //! and the app polls while its stream is down. PostgreSQL stays the truth.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use futures::StreamExt;
 use futures::stream::BoxStream;
 use serde::{Deserialize, Serialize};
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, mpsc};
 use uuid::Uuid;
 
 use crate::redis_client::RedisClient;
@@ -48,16 +48,19 @@ pub enum Event {
 
 #[async_trait::async_trait]
 pub trait EventBus: Send + Sync + std::fmt::Debug {
-    /// Tells `user`'s subscribers, wherever they are connected. Never fails the caller: an
-    /// event that cannot be sent now is lost, and the apps' polling catches up.
+    /// Tells `user`'s subscribers, wherever they are connected. Returns at once and never
+    /// fails the caller: events leave in order, and one that cannot be sent is lost (the apps'
+    /// polling catches up).
     async fn publish(&self, user: Uuid, event: DocumentEvent);
 
     /// The events of `user`'s documents from now on.
     fn subscribe(&self, user: Uuid) -> BoxStream<'static, Event>;
 }
 
-/// How long a publish may delay the request or job that made the change.
+/// How long one publish may take before the next event's turn.
 const PUBLISH_TIMEOUT: Duration = Duration::from_millis(300);
+/// Events waiting for Redis, per process, before new ones are dropped.
+const OUTBOX_CAPACITY: usize = 4096;
 /// Events buffered per process for subscribers that are slow to read.
 const FANOUT_CAPACITY: usize = 1024;
 
@@ -75,6 +78,8 @@ pub struct RedisEvents {
     channel_prefix: String,
     fanout: broadcast::Sender<Envelope>,
     listening: Arc<AtomicBool>,
+    /// Events on their way to Redis, sent in order by one task (see [`Self::outbox`]).
+    outbox: Arc<OnceLock<mpsc::Sender<(Uuid, DocumentEvent)>>>,
 }
 
 impl RedisEvents {
@@ -84,7 +89,25 @@ impl RedisEvents {
             channel_prefix: format!("{key_prefix}:events:"),
             fanout: broadcast::channel(FANOUT_CAPACITY).0,
             listening: Arc::new(AtomicBool::new(false)),
+            outbox: Arc::new(OnceLock::new()),
         }
+    }
+
+    /// The queue of events to publish, and the one task that publishes them in order (started
+    /// with the first event): a request or job hands its event over and goes on, whether Redis
+    /// answers in a millisecond, slowly, or not at all.
+    fn outbox(&self) -> &mpsc::Sender<(Uuid, DocumentEvent)> {
+        self.outbox.get_or_init(|| {
+            let (tx, mut rx) = mpsc::channel::<(Uuid, DocumentEvent)>(OUTBOX_CAPACITY);
+            let redis = self.redis.clone();
+            let prefix = self.channel_prefix.clone();
+            tokio::spawn(async move {
+                while let Some((user, event)) = rx.recv().await {
+                    send(&redis, &prefix, user, &event).await;
+                }
+            });
+            tx
+        })
     }
 
     /// The one pattern subscription of this process, started by the first subscriber and kept
@@ -149,26 +172,34 @@ async fn listen(
     Ok(())
 }
 
+/// Publishes one event on its owner's channel, waiting at most [`PUBLISH_TIMEOUT`].
+async fn send(redis: &RedisClient, prefix: &str, user: Uuid, event: &DocumentEvent) {
+    let Ok(payload) = serde_json::to_string(event) else {
+        return;
+    };
+    let mut conn = redis.connection();
+    let sent = tokio::time::timeout(
+        PUBLISH_TIMEOUT,
+        redis::cmd("PUBLISH")
+            .arg(format!("{prefix}{user}"))
+            .arg(payload)
+            .query_async::<i64>(&mut conn),
+    )
+    .await;
+    match sent {
+        Ok(Ok(_)) => {}
+        Ok(Err(e)) => tracing::debug!(error = %e, "cannot publish a document event"),
+        Err(_) => tracing::debug!("publishing a document event timed out"),
+    }
+}
+
 #[async_trait::async_trait]
 impl EventBus for RedisEvents {
     async fn publish(&self, user: Uuid, event: DocumentEvent) {
-        let Ok(payload) = serde_json::to_string(&event) else {
-            return;
-        };
-        let channel = format!("{}{user}", self.channel_prefix);
-        let mut conn = self.redis.connection();
-        let sent = tokio::time::timeout(
-            PUBLISH_TIMEOUT,
-            redis::cmd("PUBLISH")
-                .arg(&channel)
-                .arg(payload)
-                .query_async::<i64>(&mut conn),
-        )
-        .await;
-        match sent {
-            Ok(Ok(_)) => {}
-            Ok(Err(e)) => tracing::debug!(error = %e, "cannot publish a document event"),
-            Err(_) => tracing::debug!("publishing a document event timed out"),
+        // A full outbox means Redis has been unreachable for a while: the event is dropped
+        // (the apps poll meanwhile) rather than held up or piled up in memory.
+        if self.outbox().try_send((user, event)).is_err() {
+            tracing::debug!("event outbox full; a document event was dropped");
         }
     }
 

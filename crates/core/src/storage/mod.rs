@@ -103,6 +103,10 @@ pub trait ObjectStore: Send + Sync + std::fmt::Debug {
     /// Up to the first `len` bytes of the object under `key` (`NotFound` if there is none).
     async fn read_prefix(&self, key: &ObjectKey, len: usize) -> Result<Bytes>;
 
+    /// The origin (`https://host:port`) browsers send presigned requests to, for the web app's
+    /// Content-Security-Policy; `None` for a store that is never reached from browsers.
+    fn browser_origin(&self) -> Option<String>;
+
     /// Checks that the store answers and the bucket is reachable with our credentials.
     async fn health(&self) -> Result<()>;
 

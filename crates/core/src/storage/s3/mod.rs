@@ -459,6 +459,17 @@ impl ObjectStore for S3Store {
         self.get_prefix(key, len).await
     }
 
+    fn browser_origin(&self) -> Option<String> {
+        Some(
+            self.public_bucket
+                .as_ref()
+                .unwrap_or(&self.bucket)
+                .base_url()
+                .origin()
+                .ascii_serialization(),
+        )
+    }
+
     async fn health(&self) -> Result<()> {
         match self.head_bucket(HEALTH_TIMEOUT).await? {
             s if s.is_success() => Ok(()),

@@ -1,0 +1,57 @@
+#!/usr/bin/env python3
+"""The web app end to end: a real `docuvault serve --with-worker` on the local stack (its own
+database, bucket and Redis prefix, a short access-token lifetime so one expires during the run,
+an admin made with the CLI), then web/e2e/e2e.mjs drives Debian's Chromium through it.
+Screenshots go to web/e2e/output/.
+
+Usage: python3 bench/e2e.py   (`make test` runs it; DOCUVAULT_BIN picks the binary)
+Exit status: the browser run's.
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import lib
+
+PORT = 58191
+TOKEN_TTL = 20
+ADMIN = ("e2e-admin", "an admin passphrase for e2e")
+OUT = lib.ROOT / "web" / "e2e" / "output"
+
+
+def main() -> int:
+    OUT.mkdir(parents=True, exist_ok=True)
+    scratch = lib.Scratch("e2e")
+    subprocess.run([str(lib.BIN), "user", "create", "--handle", ADMIN[0], "--email",
+                    f"{ADMIN[0]}@example.org", "--admin"], env=scratch.env, input=ADMIN[1] + "\n",
+                   check=True, capture_output=True, text=True)
+    base = f"http://127.0.0.1:{PORT}"
+    server = lib.Process(["serve", "--with-worker"], scratch.env, OUT / "server.log", {
+        "BIND_ADDR": f"127.0.0.1:{PORT}",
+        "PUBLIC_URL": base,
+        # Plain http on loopback: the browser must keep the sign-in cookies.
+        "COOKIE_SECURE": "false",
+        "ACCESS_TOKEN_TTL_SECS": str(TOKEN_TTL),
+        "QUOTA_DEFAULT_BYTES": str(100 * 1024 * 1024),
+        "AUTH_RATE_MAX_PER_IP": "1000",
+    })
+    try:
+        lib.wait_until(lambda: lib.http("GET", f"{base}/health", timeout=1)[0] == 200, 30,
+                       "the server to answer /health")
+        env = dict(os.environ, BASE_URL=base, OUT_DIR=str(OUT), TOKEN_TTL=str(TOKEN_TTL),
+                   ADMIN_LOGIN=ADMIN[0], ADMIN_PASSWORD=ADMIN[1],
+                   CHROMIUM=os.environ.get("CHROMIUM", "/usr/bin/chromium"))
+        result = subprocess.run(["node", "e2e/e2e.mjs"], cwd=lib.ROOT / "web", env=env)
+        if server.panicked():
+            print(f"[e2e] the server panicked; see {OUT / 'server.log'}", flush=True)
+            return 1
+        return result.returncode
+    finally:
+        server.stop()
+        scratch.drop()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,326 @@
+// End to end in real Chromium (Debian's, driven by playwright-core) against a real `docuvault
+// serve --with-worker` on the local stack, started by bench/e2e.py, which passes:
+//   BASE_URL   the server           ADMIN_LOGIN, ADMIN_PASSWORD   an admin made with the CLI
+//   OUT_DIR    screenshots go here  CHROMIUM                      the browser (/usr/bin/chromium)
+//   TOKEN_TTL  the server's ACCESS_TOKEN_TTL_SECS (short, so a token expires during the run)
+// Every main page is checked with axe-core (no serious or critical violation), screenshotted at
+// desktop and phone size, and watched for CSP violations and uncaught errors.
+import { createHmac } from 'node:crypto'
+import { mkdirSync, readFileSync } from 'node:fs'
+import { createRequire } from 'node:module'
+import { chromium } from 'playwright-core'
+
+const require = createRequire(import.meta.url)
+const AXE = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8')
+const BASE = process.env.BASE_URL
+const OUT = process.env.OUT_DIR
+const TTL = Number(process.env.TOKEN_TTL ?? '20')
+mkdirSync(OUT, { recursive: true })
+
+const problems = []
+let step = 'start'
+function log(msg) {
+  console.log(`[e2e] ${msg}`)
+}
+function check(ok, what) {
+  if (!ok) throw new Error(`${step}: ${what}`)
+}
+
+// --- helpers -------------------------------------------------------------------------------
+
+/** A one-page PDF whose text pdftotext reads. */
+function pdf(text) {
+  const stream = `BT /F1 14 Tf 72 720 Td (${text}) Tj ET`
+  const objects = [
+    '<< /Type /Catalog /Pages 2 0 R >>',
+    '<< /Type /Pages /Kids [3 0 R] /Count 1 >>',
+    '<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R /Resources << /Font << /F1 5 0 R >> >> >>',
+    `<< /Length ${stream.length} >>\nstream\n${stream}\nendstream`,
+    '<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>',
+  ]
+  let out = '%PDF-1.4\n'
+  const offsets = []
+  objects.forEach((body, i) => {
+    offsets.push(out.length)
+    out += `${i + 1} 0 obj\n${body}\nendobj\n`
+  })
+  const xref = out.length
+  out += `xref\n0 ${objects.length + 1}\n0000000000 65535 f \n`
+  for (const o of offsets) out += `${String(o).padStart(10, '0')} 00000 n \n`
+  out += `trailer\n<< /Size ${objects.length + 1} /Root 1 0 R >>\nstartxref\n${xref}\n%%EOF\n`
+  return Buffer.from(out, 'latin1')
+}
+
+function base32(s) {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567'
+  let bits = ''
+  for (const c of s.replace(/=+$/, '').toUpperCase()) bits += alphabet.indexOf(c).toString(2).padStart(5, '0')
+  const bytes = []
+  for (let i = 0; i + 8 <= bits.length; i += 8) bytes.push(parseInt(bits.slice(i, i + 8), 2))
+  return Buffer.from(bytes)
+}
+
+function totp(secret, at = Date.now()) {
+  const counter = Buffer.alloc(8)
+  counter.writeBigUInt64BE(BigInt(Math.floor(at / 1000 / 30)))
+  const mac = createHmac('sha1', base32(secret)).update(counter).digest()
+  const o = mac[mac.length - 1] & 0xf
+  const n = (mac.readUInt32BE(o) & 0x7fffffff) % 1_000_000
+  return String(n).padStart(6, '0')
+}
+
+/** Waits until a new 30 s TOTP step begins (the server accepts each step's code once). */
+async function nextTotpStep() {
+  const left = 30_000 - (Date.now() % 30_000)
+  await new Promise((r) => setTimeout(r, left + 200))
+}
+
+function watch(page, name) {
+  page.on('console', (m) => {
+    if (m.type() === 'error' && /Content Security Policy|Refused to/i.test(m.text())) {
+      problems.push(`${name}: CSP violation: ${m.text()}`)
+    }
+  })
+  page.on('pageerror', (e) => problems.push(`${name}: uncaught error: ${e.message}`))
+}
+
+async function audit(page, name) {
+  await page.evaluate(`${AXE};0`)
+  const result = await page.evaluate(() =>
+    // eslint-disable-next-line no-undef
+    axe.run(document, { resultTypes: ['violations'] }),
+  )
+  const bad = result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical')
+  for (const v of bad) problems.push(`${name}: axe ${v.impact} ${v.id}: ${v.help} (${v.nodes.length} nodes)`)
+  log(`axe ${name}: ${result.violations.length} violations, ${bad.length} serious or critical`)
+}
+
+async function shoot(page, name) {
+  for (const [label, size] of [
+    ['desktop', { width: 1280, height: 800 }],
+    ['phone', { width: 390, height: 844 }],
+  ]) {
+    await page.setViewportSize(size)
+    await page.screenshot({ path: `${OUT}/${name}-${label}.png`, fullPage: true })
+  }
+  await page.setViewportSize({ width: 1280, height: 800 })
+}
+
+async function mainPage(page, name) {
+  await audit(page, name)
+  await shoot(page, name)
+}
+
+async function signIn(page, login, password, code) {
+  await page.goto(`${BASE}/sign-in`)
+  await page.getByLabel('Username or email').fill(login)
+  await page.getByLabel('Password', { exact: true }).fill(password)
+  await page.getByRole('button', { name: 'Sign in' }).click()
+  if (code) {
+    const field = page.getByLabel('Code from your authenticator app (or a recovery code)')
+    await field.waitFor()
+    await field.fill(code())
+    await page.getByRole('button', { name: 'Verify' }).click()
+  }
+  await page.getByRole('heading', { name: 'Documents' }).waitFor()
+}
+
+// --- the run -------------------------------------------------------------------------------
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+  headless: true,
+  args: [
+    '--no-sandbox',
+    '--disable-gpu',
+    '--disable-background-networking',
+    '--disable-component-update',
+    '--disable-sync',
+    '--no-first-run',
+  ],
+})
+let failed = false
+try {
+  const context = await browser.newContext({ acceptDownloads: true, viewport: { width: 1280, height: 800 } })
+  context.setDefaultTimeout(30_000)
+  const page = await context.newPage()
+  watch(page, 'tab 1')
+  page.on('dialog', (d) => d.accept())
+
+  step = 'sign-in page'
+  await page.goto(`${BASE}/`)
+  await page.waitForURL(/\/sign-in/)
+  await mainPage(page, 'sign-in')
+
+  step = 'register'
+  const handle = `erin${Date.now() % 100000}`
+  const password = 'a long and private passphrase 7'
+  await page.getByRole('link', { name: 'Create an account' }).click()
+  await page.getByRole('heading', { name: 'Create your account' }).waitFor()
+  await page.getByLabel('Username', { exact: true }).fill(handle)
+  await page.getByLabel('Email').fill(`${handle}@example.org`)
+  await page.getByLabel('Password (at least 12 characters)').fill(password)
+  await page.getByRole('button', { name: 'Create account' }).click()
+  await page.getByRole('heading', { name: 'Documents' }).waitFor()
+  log(`registered and signed in as ${handle}`)
+
+  step = 'topics'
+  await page.getByRole('link', { name: 'Topics' }).click()
+  await page.getByRole('heading', { name: 'Topics' }).waitFor()
+  for (const [name, description] of [
+    ['Finance', 'invoices, payments, bank statements, tax, amount due'],
+    ['Travel', 'flights, hotel bookings, boarding passes, itineraries'],
+  ]) {
+    await page.getByLabel('Name').first().fill(name)
+    await page.getByLabel('Description').first().fill(description)
+    await page.getByRole('button', { name: 'Add topic' }).click()
+    await page.getByTestId(`topic-${name}`).waitFor()
+  }
+  await mainPage(page, 'topics')
+
+  step = 'upload'
+  await page.getByRole('link', { name: 'Documents' }).click()
+  await page.getByRole('heading', { name: 'Documents' }).waitFor()
+  const invoice = pdf('Invoice 2026-114: payment of 240 EUR due, bank transfer, tax included')
+  const ticket = Buffer.from('Flight booking LH 400 and hotel booking in Lisbon, boarding pass attached.\n')
+  await page.locator('#file-input').setInputFiles([
+    { name: 'invoice.pdf', mimeType: 'application/pdf', buffer: invoice },
+    { name: 'trip.txt', mimeType: 'text/plain', buffer: ticket },
+  ])
+  for (const name of ['invoice.pdf', 'trip.txt']) {
+    const row = page.getByTestId(`upload-${name}`)
+    await row.locator('progress').waitFor()
+    await row.getByText('uploaded').waitFor()
+  }
+  log('both uploads finished, progress shown')
+
+  step = 'live status'
+  // No reload from here: the rows change as the worker reports through the event stream.
+  for (const [name, topic] of [
+    ['invoice.pdf', 'Finance'],
+    ['trip.txt', 'Travel'],
+  ]) {
+    const row = page.getByTestId(`doc-${name}`)
+    await row.getByTestId('status').filter({ hasText: 'classified' }).waitFor({ timeout: 60_000 })
+    await row.getByText(topic).waitFor()
+  }
+  log('both documents classified with their chips, without a reload')
+  await mainPage(page, 'documents')
+
+  step = 'admin'
+  const admin = await browser.newContext({ viewport: { width: 1280, height: 800 } })
+  const adminPage = await admin.newPage()
+  watch(adminPage, 'admin')
+  await signIn(adminPage, process.env.ADMIN_LOGIN, process.env.ADMIN_PASSWORD)
+  await adminPage.getByRole('link', { name: 'Admin' }).click()
+  await adminPage.getByRole('heading', { name: 'Users' }).waitFor()
+  const userRow = adminPage.getByTestId(`user-${handle}`)
+  await userRow.getByLabel(`Quota of ${handle} in MiB`).fill('50')
+  const [patched] = await Promise.all([
+    adminPage.waitForResponse((r) => r.request().method() === 'PATCH'),
+    userRow.getByRole('button', { name: 'Set' }).click(),
+  ])
+  check(patched.status() === 200, `the quota change answered ${patched.status()}: ${await patched.text()}`)
+  await mainPage(adminPage, 'admin')
+  await admin.close()
+  await page.reload()
+  await page.getByTestId('quota').filter({ hasText: 'of 50 MiB used' }).waitFor()
+  log('the admin set the quota; the user sees it')
+
+  step = 'document'
+  await page.getByRole('link', { name: 'trip.txt' }).click()
+  await page.getByRole('heading', { name: 'trip.txt' }).waitFor()
+  await page.getByLabel('Name').fill('Lisbon trip.txt')
+  await page.getByRole('button', { name: 'Rename' }).click()
+  await page.getByRole('heading', { name: 'Lisbon trip.txt' }).waitFor()
+  await page.getByRole('checkbox', { name: 'Finance' }).check()
+  await page.getByRole('button', { name: 'Save topics' }).click()
+  await page.getByText('(set by hand)').waitFor()
+  await mainPage(page, 'document')
+  const [download] = await Promise.all([
+    page.waitForEvent('download'),
+    page.getByRole('button', { name: 'Download' }).click(),
+  ])
+  check(download.suggestedFilename() === 'Lisbon trip.txt', `downloaded as ${download.suggestedFilename()}`)
+  const got = readFileSync(await download.path())
+  check(got.equals(ticket), 'the downloaded bytes are the uploaded ones')
+  log('renamed, topics set by hand, downloaded (bytes match)')
+
+  step = 'delete'
+  await page.goto(`${BASE}/`)
+  await page.getByRole('link', { name: 'invoice.pdf' }).click()
+  await page.getByRole('button', { name: 'Delete' }).click()
+  await page.getByRole('heading', { name: 'Documents' }).waitFor()
+  await page.getByTestId('doc-Lisbon trip.txt').waitFor()
+  check((await page.getByTestId('doc-invoice.pdf').count()) === 0, 'the deleted document is gone')
+
+  step = 'second tab across a token expiry'
+  const tab2 = await context.newPage()
+  watch(tab2, 'tab 2')
+  await tab2.goto(`${BASE}/topics`)
+  await tab2.getByTestId('topic-Finance').waitFor()
+  log(`waiting ${TTL + 3} s for the access tokens to expire`)
+  await new Promise((r) => setTimeout(r, (TTL + 3) * 1000))
+  // Both tabs need a refresh at once; the Web Lock makes them take turns with the cookie.
+  await Promise.all([tab2.reload(), page.getByRole('link', { name: 'Topics' }).click()])
+  await Promise.all([tab2.getByTestId('topic-Travel').waitFor(), page.getByTestId('topic-Travel').waitFor()])
+  await tab2.getByRole('link', { name: 'Documents' }).click()
+  await tab2.getByTestId('doc-Lisbon trip.txt').waitFor()
+  check(!tab2.url().includes('sign-in') && !page.url().includes('sign-in'), 'both tabs stayed signed in')
+  log('both tabs stayed signed in across the expiry')
+
+  step = 'totp'
+  await page.getByRole('link', { name: 'Account' }).click()
+  await page.getByRole('heading', { name: 'Account' }).waitFor()
+  await page.getByRole('button', { name: 'Set up two-factor sign-in' }).click()
+  const secret = (await page.getByTestId('totp-secret').textContent()).trim()
+  await page.getByLabel('Code shown by the app').fill(totp(secret))
+  await page.getByRole('button', { name: 'Turn on' }).click()
+  await page.getByTestId('recovery-codes').waitFor()
+  await mainPage(page, 'account')
+  await page.getByRole('button', { name: 'Sign out', exact: true }).click()
+  await page.waitForURL(/\/sign-in/)
+  await nextTotpStep()
+  await signIn(page, handle, password, () => totp(secret))
+  log('two-factor sign-in enrolled and used')
+
+  step = 'sign out everywhere'
+  await page.getByRole('link', { name: 'Account' }).click()
+  await page.getByRole('heading', { name: 'Account' }).waitFor()
+  await page.getByRole('button', { name: 'Sign out everywhere' }).click()
+  await page.waitForURL(/\/sign-in/)
+  await tab2.reload()
+  await tab2.waitForURL(/\/sign-in/)
+  log('signed out everywhere: the other tab is signed out too')
+
+  step = 'reset page'
+  await tab2.goto(`${BASE}/reset-password#token=not-a-real-token`)
+  await tab2.getByLabel('New password').fill('another long passphrase 8')
+  await tab2.getByRole('button', { name: 'Set password' }).click()
+  await tab2.getByRole('alert').waitFor()
+  await mainPage(tab2, 'reset')
+  step = 'api docs and caching'
+  await tab2.goto(`${BASE}/api/docs`)
+  await tab2.getByText('DocuVault API').first().waitFor()
+  await tab2.getByText('/api/documents/upload').first().waitFor()
+  const index = await context.request.get(`${BASE}/`)
+  check(index.headers()['cache-control'] === 'no-cache', 'index.html is revalidated')
+  check(/script-src 'self'/.test(index.headers()['content-security-policy']), 'the app has its CSP')
+  const script = (await index.text()).match(/src="(\/assets\/[^"]+\.js)"/)[1]
+  const asset = await context.request.get(`${BASE}${script}`, { headers: { 'Accept-Encoding': 'br' } })
+  check(asset.headers()['cache-control'].includes('immutable'), 'hashed assets are cached for good')
+  check(asset.headers()['content-encoding'] === 'br', 'assets are sent compressed')
+  const missing = await context.request.get(`${BASE}/api/no-such-thing`)
+  check(missing.status() === 404 && (await missing.json()).error.code === 'not_found', 'unknown API paths keep their JSON 404')
+} catch (e) {
+  failed = true
+  for (const [i, p] of browser.contexts().flatMap((c) => c.pages()).entries()) {
+    await p.screenshot({ path: `${OUT}/failure-${i}.png`, fullPage: true }).catch(() => undefined)
+  }
+  console.error(`[e2e] FAILED at ${step}: ${e.stack ?? e}`)
+} finally {
+  await browser.close()
+}
+for (const p of problems) console.error(`[e2e] problem: ${p}`)
+if (failed || problems.length > 0) process.exit(1)
+log(`passed; screenshots in ${OUT}`)
