@@ -33,7 +33,8 @@ try {
   await page.getByLabel('Password', { exact: true }).fill(PASSWORD)
   await page.getByRole('button', { name: 'Sign in' }).click()
   await page.locator('[data-testid^="doc-"]').first().waitFor({ timeout: 30_000 })
-  await page.waitForLoadState('networkidle')
+  // (Not "networkidle": the event stream stays open.) Let the last size reports arrive.
+  await page.waitForTimeout(500)
   const firstLoad = [...assets.values()].reduce((a, b) => a + b, 0)
   const gzip = [...assets.keys()].reduce((a, p) => a + statSync(`${DIST}${p}.gz`).size, 0)
 
