@@ -221,6 +221,10 @@ try {
     userRow.getByRole('button', { name: 'Set' }).click(),
   ])
   check(patched.status() === 200, `the quota change answered ${patched.status()}: ${await patched.text()}`)
+  await userRow.getByRole('button', { name: 'AI provider' }).click()
+  await adminPage.getByLabel('Provider', { exact: true }).selectOption('local')
+  await adminPage.getByRole('button', { name: 'Save', exact: true }).click()
+  await adminPage.getByText(`Saved for ${handle}.`).waitFor()
   await mainPage(adminPage, 'admin')
   await admin.close()
   await page.reload()
@@ -272,6 +276,7 @@ try {
   step = 'totp'
   await page.getByRole('link', { name: 'Account' }).click()
   await page.getByRole('heading', { name: 'Account' }).waitFor()
+  await page.getByTestId('ai-settings').getByText('as your admin assigned').waitFor()
   await page.getByRole('button', { name: 'Set up two-factor sign-in' }).click()
   const secret = (await page.getByTestId('totp-secret').textContent()).trim()
   await page.getByLabel('Code shown by the app').fill(totp(secret))
