@@ -7,18 +7,6 @@ use serde_json::{Value, json};
 
 use crate::helpers::{PASSWORD, TestApp};
 
-async fn topic(app: &TestApp, name: &str, description: &str) -> String {
-    let (status, t) = app
-        .send_json(
-            Method::POST,
-            "/api/topics",
-            json!({"name": name, "description": description}),
-        )
-        .await;
-    assert_eq!(status, 201, "{t}");
-    t["id"].as_str().unwrap().to_owned()
-}
-
 fn topic_names(doc: &Value) -> Vec<&str> {
     doc["topics"]
         .as_array()
@@ -84,8 +72,12 @@ async fn a_document_is_renamed_within_its_type() {
 #[tokio::test]
 async fn topics_set_by_hand_stand_until_the_owner_reclassifies() {
     let app = TestApp::spawn().await;
-    let finance = topic(&app, "Finance", "invoices, bank statements, payments, tax").await;
-    let health = topic(&app, "Health", "doctor, hospital, prescriptions").await;
+    let finance = app
+        .create_topic("Finance", "invoices, bank statements, payments, tax")
+        .await;
+    let health = app
+        .create_topic("Health", "doctor, hospital, prescriptions")
+        .await;
     let doc = app
         .upload_ok(
             "invoice.txt",

@@ -472,6 +472,29 @@ impl TestApp {
         list_objects(&self.bucket, &self.s3).await
     }
 
+    /// Creates a topic of the signed-in user; its id.
+    pub async fn create_topic(&self, name: &str, description: &str) -> String {
+        let (status, t) = self
+            .send_json(
+                reqwest::Method::POST,
+                "/api/topics",
+                serde_json::json!({"name": name, "description": description}),
+            )
+            .await;
+        assert_eq!(status, 201, "{t}");
+        t["id"].as_str().expect("id").to_owned()
+    }
+
+    /// Sets the signed-in user's storage limit straight in the database.
+    pub async fn set_quota_limit(&self, bytes: i64) {
+        sqlx::query("UPDATE quotas SET limit_bytes = $1 WHERE user_id = $2")
+            .bind(bytes)
+            .bind(self.user.id)
+            .execute(&self.db)
+            .await
+            .expect("set quota");
+    }
+
     /// Stores `bytes` under `key` with the store's own credentials, bypassing DocuVault (as a
     /// store that checked nothing would let a client do).
     pub async fn put_object_raw(&self, key: &str, bytes: Vec<u8>) {
@@ -491,6 +514,12 @@ impl TestApp {
             .error_for_status()
             .expect("PUT status");
     }
+}
+
+/// A text file of exactly `len` bytes, different for each `seed`.
+pub fn text_file(seed: usize, len: usize) -> Vec<u8> {
+    let line = format!("Letter {seed}: the lease of the flat, the invoice for the office. ");
+    line.bytes().cycle().take(len).collect()
 }
 
 /// Waits (up to 10 s) for the message the stack's SMTP server received for `to`, and returns

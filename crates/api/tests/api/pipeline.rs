@@ -9,31 +9,14 @@ use serde_json::{Value, json};
 use crate::fake_ai::{FakeAi, Reply, anthropic_answer, openai_answer};
 use crate::helpers::{Mode, Options, TestApp, pdf};
 
-async fn topic(app: &TestApp, name: &str, description: &str) -> String {
-    let (status, t) = app
-        .send_json(
-            Method::POST,
-            "/api/topics",
-            json!({"name": name, "description": description}),
-        )
-        .await;
-    assert_eq!(status, 201, "{t}");
-    t["id"].as_str().expect("id").to_owned()
-}
-
 async fn finance_and_health(app: &TestApp) {
-    topic(
-        app,
+    app.create_topic(
         "Finance",
         "invoices, bank statements, tax returns, payments",
     )
     .await;
-    topic(
-        app,
-        "Health",
-        "medical letters, prescriptions, doctor, hospital",
-    )
-    .await;
+    app.create_topic("Health", "medical letters, prescriptions, doctor, hospital")
+        .await;
 }
 
 async fn document(app: &TestApp, id: &str) -> Value {
@@ -127,8 +110,7 @@ async fn upload_then_worker_classifies_a_pdf_through_the_api() {
 async fn local_provider_sorts_documents_and_leaves_unrelated_ones_without_topics() {
     let app = TestApp::spawn().await;
     finance_and_health(&app).await;
-    topic(
-        &app,
+    app.create_topic(
         "Travel",
         "flights, hotel bookings, train tickets, boarding pass",
     )
@@ -418,7 +400,8 @@ async fn jobs_whose_messages_redis_lost_are_published_again() {
 #[tokio::test]
 async fn reclassify_reruns_classification_with_the_current_topics() {
     let app = TestApp::spawn().await;
-    topic(&app, "Health", "medical letters, prescriptions, doctor").await;
+    app.create_topic("Health", "medical letters, prescriptions, doctor")
+        .await;
     let id = upload_id(&app, "invoice.txt", INVOICE.as_bytes().to_vec()).await;
     let path = format!("/api/documents/{id}/reclassify");
 
@@ -434,7 +417,8 @@ async fn reclassify_reruns_classification_with_the_current_topics() {
         Vec::<String>::new()
     );
 
-    topic(&app, "Finance", "invoices, payments, bank, tax").await;
+    app.create_topic("Finance", "invoices, payments, bank, tax")
+        .await;
     let (status, doc) = app.send_json(Method::POST, &path, json!({})).await;
     assert_eq!(
         (status, doc["status"].as_str()),

@@ -4,22 +4,7 @@
 use futures::future::join_all;
 use serde_json::Value;
 
-use crate::helpers::{Options, TestApp, stack_var};
-
-/// A text file of exactly `len` bytes, different for each `seed`.
-fn text(seed: usize, len: usize) -> Vec<u8> {
-    let line = format!("Note {seed}: the quarterly figures and the invoice for the office. ");
-    line.bytes().cycle().take(len).collect()
-}
-
-async fn set_limit(app: &TestApp, bytes: i64) {
-    sqlx::query("UPDATE quotas SET limit_bytes = $1 WHERE user_id = $2")
-        .bind(bytes)
-        .bind(app.user.id)
-        .execute(&app.db)
-        .await
-        .unwrap();
-}
+use crate::helpers::{Options, TestApp, stack_var, text_file};
 
 /// `used_bytes`, the sum of the document rows' sizes and the sum of the bucket's objects.
 async fn accounts(app: &TestApp) -> (i64, i64, u64) {
@@ -51,11 +36,11 @@ async fn upload_all(app: &TestApp, files: &[(String, Vec<u8>)]) -> Vec<(u16, Val
 async fn fifty_concurrent_uploads_fill_the_quota_and_no_more() {
     let app = TestApp::spawn_with(Options::burst()).await;
     let files: Vec<(String, Vec<u8>)> = (0..50)
-        .map(|i| (format!("note-{i}.txt"), text(i, 20_000 + i * 137)))
+        .map(|i| (format!("note-{i}.txt"), text_file(i, 20_000 + i * 137)))
         .collect();
     let total: usize = files.iter().map(|(_, b)| b.len()).sum();
     let limit = i64::try_from(total / 2).unwrap();
-    set_limit(&app, limit).await;
+    app.set_quota_limit(limit).await;
 
     let answers = upload_all(&app, &files).await;
     let accepted = answers.iter().filter(|(s, _)| *s == 201).count();
@@ -104,16 +89,16 @@ async fn fifty_concurrent_uploads_fill_the_quota_and_no_more() {
 #[tokio::test]
 async fn deletes_interleaved_with_uploads_keep_the_quota_exact() {
     let app = TestApp::spawn_with(Options::burst()).await;
-    set_limit(&app, 600_000).await;
+    app.set_quota_limit(600_000).await;
     let mut first = Vec::new();
     for i in 0..20 {
         let doc = app
-            .upload_ok(&format!("old-{i}.txt"), text(i, 25_000))
+            .upload_ok(&format!("old-{i}.txt"), text_file(i, 25_000))
             .await;
         first.push(doc["id"].as_str().unwrap().to_owned());
     }
     let files: Vec<(String, Vec<u8>)> = (0..40)
-        .map(|i| (format!("new-{i}.txt"), text(100 + i, 15_000 + i * 97)))
+        .map(|i| (format!("new-{i}.txt"), text_file(100 + i, 15_000 + i * 97)))
         .collect();
     let app_ref = &app;
     let deletes = join_all(first.iter().map(|id| async move {
@@ -137,9 +122,9 @@ async fn deletes_interleaved_with_uploads_keep_the_quota_exact() {
 #[tokio::test]
 async fn an_upload_announced_larger_than_the_free_quota_is_refused_before_it_is_stored() {
     let app = TestApp::spawn().await;
-    set_limit(&app, 100_000).await;
-    app.upload_ok("kept.txt", text(1, 60_000)).await;
-    let resp = app.upload("big.txt", None, text(2, 200_000)).await;
+    app.set_quota_limit(100_000).await;
+    app.upload_ok("kept.txt", text_file(1, 60_000)).await;
+    let resp = app.upload("big.txt", None, text_file(2, 200_000)).await;
     assert_eq!(resp.status(), 413);
     let body: Value = resp.json().await.unwrap();
     assert_eq!(body["error"]["code"], "quota_exceeded", "{body}");
@@ -150,7 +135,7 @@ async fn an_upload_announced_larger_than_the_free_quota_is_refused_before_it_is_
     );
     // One that is announced small enough but does not fit once counted is refused at the
     // charge, and its stored bytes are deleted.
-    let resp = app.upload("edge.txt", None, text(3, 45_000)).await;
+    let resp = app.upload("edge.txt", None, text_file(3, 45_000)).await;
     assert_eq!(resp.status(), 413);
     assert_eq!(app.count("documents").await, 1);
     assert_eq!(app.bucket_objects().await.len(), 1);
@@ -162,10 +147,12 @@ async fn an_upload_announced_larger_than_the_free_quota_is_refused_before_it_is_
 #[tokio::test]
 async fn deleting_gives_the_space_back() {
     let app = TestApp::spawn().await;
-    set_limit(&app, 50_000).await;
-    let doc = app.upload_ok("a.txt", text(1, 40_000)).await;
+    app.set_quota_limit(50_000).await;
+    let doc = app.upload_ok("a.txt", text_file(1, 40_000)).await;
     assert_eq!(
-        app.upload("b.txt", None, text(2, 20_000)).await.status(),
+        app.upload("b.txt", None, text_file(2, 20_000))
+            .await
+            .status(),
         413
     );
     let id = doc["id"].as_str().unwrap();
@@ -174,7 +161,7 @@ async fn deleting_gives_the_space_back() {
         204
     );
     assert_eq!(app.get_json("/api/me/quota").await.1["used_bytes"], 0);
-    app.upload_ok("b.txt", text(2, 20_000)).await;
+    app.upload_ok("b.txt", text_file(2, 20_000)).await;
     assert_eq!(app.get_json("/api/me/quota").await.1["used_bytes"], 20_000);
 }
 

@@ -6,23 +6,9 @@ use futures::future::join_all;
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::helpers::{Options, TestApp};
+use crate::helpers::{Options, TestApp, text_file};
 
 const MIB: usize = 1024 * 1024;
-
-fn text(seed: usize, len: usize) -> Vec<u8> {
-    let line = format!("Letter {seed}: the lease of the flat and the electricity bill. ");
-    line.bytes().cycle().take(len).collect()
-}
-
-async fn set_limit(app: &TestApp, bytes: i64) {
-    sqlx::query("UPDATE quotas SET limit_bytes = $1 WHERE user_id = $2")
-        .bind(bytes)
-        .bind(app.user.id)
-        .execute(&app.db)
-        .await
-        .unwrap();
-}
 
 async fn used(app: &TestApp) -> i64 {
     app.get_json("/api/me/quota").await.1["used_bytes"]
@@ -93,7 +79,7 @@ async fn assert_nothing_left(app: &TestApp) {
 #[tokio::test]
 async fn a_file_sent_with_one_put_becomes_a_document_once() {
     let app = TestApp::spawn().await;
-    let bytes = text(1, 30_000);
+    let bytes = text_file(1, 30_000);
     let (status, ticket) = reserve(&app, "lease.txt", bytes.len(), Some("text/plain")).await;
     assert_eq!(status, 201, "{ticket}");
     assert_eq!(ticket["parts"].as_array().unwrap().len(), 1);
@@ -140,7 +126,7 @@ async fn a_large_file_is_sent_in_parts_in_any_order() {
         ..Options::default()
     })
     .await;
-    let bytes = text(2, 11 * MIB + 123);
+    let bytes = text_file(2, 11 * MIB + 123);
     let (status, ticket) = reserve(&app, "archive.txt", bytes.len(), None).await;
     assert_eq!(status, 201, "{ticket}");
     let parts = ticket["parts"].as_array().unwrap().clone();
@@ -186,7 +172,7 @@ async fn the_store_refuses_a_body_of_another_size_and_completion_refuses_a_wrong
     // The URL is signed for 10,000 bytes: the store takes no other size.
     let resp = reqwest::Client::new()
         .put(url)
-        .body(text(3, 50_000))
+        .body(text_file(3, 50_000))
         .send()
         .await
         .unwrap();
@@ -197,7 +183,7 @@ async fn the_store_refuses_a_body_of_another_size_and_completion_refuses_a_wrong
     // deletes the object and gives the reservation back.
     let id = ticket["id"].as_str().unwrap();
     let key = object_key_of(&app, id).await;
-    app.put_object_raw(&key, text(3, 50_000)).await;
+    app.put_object_raw(&key, text_file(3, 50_000)).await;
     let (status, body) = complete(&app, id).await;
     assert_eq!(status, 422, "{body}");
     assert_eq!(body["error"]["code"], "size_mismatch");
@@ -210,7 +196,7 @@ async fn the_store_refuses_a_body_of_another_size_and_completion_refuses_a_wrong
 async fn bytes_of_another_type_than_announced_are_refused_and_removed() {
     let app = TestApp::spawn().await;
     // Announced as a PDF, sent as text.
-    let bytes = text(4, 5_000);
+    let bytes = text_file(4, 5_000);
     let (status, ticket) = reserve(&app, "scan.pdf", bytes.len(), Some("application/pdf")).await;
     assert_eq!(status, 201, "{ticket}");
     assert_eq!(send_parts(&ticket, &bytes).await, vec![200]);
@@ -235,7 +221,7 @@ async fn a_reservation_must_name_a_supported_type_and_fit() {
         ..Options::default()
     })
     .await;
-    set_limit(&app, 100_000).await;
+    app.set_quota_limit(100_000).await;
     for (body, status, code) in [
         (json!({"filename": "a.txt", "size": 0}), 400, "empty_file"),
         (
@@ -277,7 +263,9 @@ async fn a_reservation_must_name_a_supported_type_and_fit() {
     let (status, ticket) = reserve(&app, "a.txt", 70_000, None).await;
     assert_eq!(status, 201);
     assert_eq!(
-        app.upload("b.txt", None, text(5, 40_000)).await.status(),
+        app.upload("b.txt", None, text_file(5, 40_000))
+            .await
+            .status(),
         413
     );
     // Cancelling gives it back.
@@ -291,13 +279,13 @@ async fn a_reservation_must_name_a_supported_type_and_fit() {
         app.delete(&format!("/api/uploads/{id}")).await.status(),
         404
     );
-    app.upload_ok("b.txt", text(5, 40_000)).await;
+    app.upload_ok("b.txt", text_file(5, 40_000)).await;
 }
 
 #[tokio::test]
 async fn another_user_can_neither_complete_nor_cancel_an_upload() {
     let app = TestApp::spawn().await;
-    let bytes = text(6, 1_000);
+    let bytes = text_file(6, 1_000);
     let (_, ticket) = reserve(&app, "mine.txt", bytes.len(), None).await;
     send_parts(&ticket, &bytes).await;
     let id = ticket["id"].as_str().unwrap();
@@ -330,10 +318,10 @@ async fn the_sweeper_releases_abandoned_reservations_and_deletes_what_was_sent()
     })
     .await;
     // One sent whole but never completed, one sent in part, one never sent.
-    let small = text(7, 20_000);
+    let small = text_file(7, 20_000);
     let (_, whole) = reserve(&app, "whole.txt", small.len(), None).await;
     send_parts(&whole, &small).await;
-    let large = text(8, 6 * MIB);
+    let large = text_file(8, 6 * MIB);
     let (_, partial) = reserve(&app, "partial.txt", large.len(), None).await;
     let first = json!({"parts": [partial["parts"][0].clone()]});
     assert_eq!(send_parts(&first, &large).await, vec![200]);
@@ -376,11 +364,11 @@ async fn the_sweeper_releases_abandoned_reservations_and_deletes_what_was_sent()
 async fn fifty_concurrent_uploads_direct_and_presigned_fill_the_quota_and_no_more() {
     let app = TestApp::spawn_with(Options::burst()).await;
     let files: Vec<(String, Vec<u8>)> = (0..50)
-        .map(|i| (format!("note-{i}.txt"), text(i, 20_000 + i * 137)))
+        .map(|i| (format!("note-{i}.txt"), text_file(i, 20_000 + i * 137)))
         .collect();
     let total: usize = files.iter().map(|(_, b)| b.len()).sum();
     let limit = i64::try_from(total / 2).unwrap();
-    set_limit(&app, limit).await;
+    app.set_quota_limit(limit).await;
 
     let app_ref = &app;
     let answers = join_all(
@@ -436,7 +424,7 @@ async fn presigned_uploads_work_with_the_bucket_limited_app_key() {
     opts.env
         .push(("PRESIGNED_PART_BYTES", (5 * MIB).to_string()));
     let app = TestApp::spawn_with(opts).await;
-    let bytes = text(9, 6 * MIB);
+    let bytes = text_file(9, 6 * MIB);
     let (status, doc) = presigned_upload(&app, "big.txt", &bytes).await;
     assert_eq!(status, 201, "{doc}");
     let content = app
