@@ -40,6 +40,7 @@ pub struct AppState {
         (name = "documents", description = "Upload, list, read, download and delete documents"),
         (name = "uploads", description = "Presigned uploads: send a file straight to the object store, then complete it"),
         (name = "events", description = "Live changes to your documents (server-sent events)"),
+        (name = "folders", description = "Folders inside folders to file documents in"),
         (name = "topics", description = "The user's own topics for classification"),
         (name = "settings", description = "AI provider settings"),
         (name = "health", description = "Readiness of every dependency"),
@@ -74,6 +75,7 @@ fn api_routes(upload_limit: usize) -> OpenApiRouter<AppState> {
         .merge(routes::documents::router().layer(DefaultBodyLimit::max(upload_limit)))
         .merge(routes::uploads::router())
         .merge(routes::events::router())
+        .merge(routes::folders::router())
         .merge(routes::topics::router())
         .merge(routes::auth::router())
         .merge(routes::me::router())

@@ -73,6 +73,17 @@ impl From<QueryRejection> for ApiError {
     }
 }
 
+/// A field that may be absent (`None`: leave it), `null` (`Some(None)`: clear it) or a value;
+/// use with `#[serde(default, deserialize_with = "present")]`.
+pub fn present<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::Deserialize<'de>,
+{
+    use serde::Deserialize;
+    Option::<T>::deserialize(d).map(Some)
+}
+
 /// An optional integer field that also takes a JSON number written with a zero fraction
 /// (`5.0`): JSON Schema calls that an integer, so a client generated from the OpenAPI document
 /// may send it. Any other fraction, or a value out of range, is refused.

@@ -327,6 +327,42 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/folders": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Your folders (the whole tree, as a flat list: each names its parent). */
+        get: operations["folders_list"];
+        put?: never;
+        /** Make a folder, at the top or inside another. */
+        post: operations["folders_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/folders/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Delete a folder. */
+        delete: operations["folders_delete"];
+        options?: never;
+        head?: never;
+        /** Rename a folder or move it (with everything in it). */
+        patch: operations["folders_update"];
+        trace?: never;
+    };
     "/api/me": {
         parameters: {
             query?: never;
@@ -667,6 +703,11 @@ export interface components {
             error?: string | null;
             /** @description The original filename, for display and downloads only. */
             filename: string;
+            /**
+             * Format: uuid
+             * @description The folder it is filed in; null: the root.
+             */
+            folder_id?: string | null;
             /** Format: uuid */
             id: string;
             /** Format: int64 */
@@ -700,6 +741,11 @@ export interface components {
              */
             filename?: string | null;
             /**
+             * Format: uuid
+             * @description File it in this folder (one of yours); `null`: take it out of any folder.
+             */
+            folder_id?: string | null;
+            /**
              * @description Exactly these topics (each one of yours; at most 100; `[]` for none), set by hand:
              *     classification no longer changes them until you reclassify the document.
              */
@@ -723,6 +769,40 @@ export interface components {
             code: string;
             /** @description For people; may change. */
             message: string;
+        };
+        FolderDto: {
+            /** Format: date-time */
+            created_at: string;
+            /**
+             * Format: int64
+             * @description Documents filed directly in it.
+             */
+            document_count: number;
+            /** Format: uuid */
+            id: string;
+            name: string;
+            /**
+             * Format: uuid
+             * @description null: a top-level folder.
+             */
+            parent_id?: string | null;
+        };
+        FolderInputDto: {
+            /** @description 1 to 128 characters, unique among its siblings. */
+            name: string;
+            /**
+             * Format: uuid
+             * @description Inside this folder (one of yours); absent or null: at the top.
+             */
+            parent_id?: string | null;
+        };
+        FolderPatchDto: {
+            name?: string | null;
+            /**
+             * Format: uuid
+             * @description Move it inside this folder; `null`: to the top.
+             */
+            parent_id?: string | null;
         };
         HealthDto: {
             object_store: string;
@@ -1745,6 +1825,11 @@ export interface operations {
                 limit?: number;
                 /** @description The `next_cursor` of the previous page. */
                 cursor?: string;
+                /**
+                 * @description Only the documents filed directly in this folder, or `root` for those in no folder;
+                 *     without it, every document.
+                 */
+                folder_id?: string;
             };
             header?: never;
             path?: never;
@@ -1770,6 +1855,15 @@ export interface operations {
             };
             /** @description no valid access token: missing, malformed, expired or revoked */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description no folder of yours by that id */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2024,7 +2118,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description a blank name or one whose extension names another type (`invalid_filename`), a topic that is not yours (`unknown_topic`), more than 100 topics (`too_many_topics`) */
+            /** @description a blank name or one whose extension names another type (`invalid_filename`), a topic that is not yours (`unknown_topic`), more than 100 topics (`too_many_topics`), a folder that is not yours (`unknown_folder`) */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -2243,6 +2337,286 @@ export interface operations {
                 };
             };
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description a dependency (PostgreSQL, the object store or Redis) is unavailable; retry after Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    folders_list: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FolderDto"][];
+                };
+            };
+            /** @description no valid access token: missing, malformed, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description a dependency (PostgreSQL, the object store or Redis) is unavailable; retry after Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    folders_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["FolderInputDto"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FolderDto"];
+                };
+            };
+            /** @description the body, path or query cannot be read */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description no valid access token: missing, malformed, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description no folder of yours by `parent_id` */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the name is taken there (`folder_name_taken`), or folders would nest deeper than 32 (`folder_too_deep`) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the body was not sent as application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description an empty or over-long name (`invalid_folder_name`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description a dependency (PostgreSQL, the object store or Redis) is unavailable; retry after Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    folders_delete: {
+        parameters: {
+            query?: {
+                /**
+                 * @description What becomes of a non-empty folder's documents and subfolders: `move_to_parent`, or
+                 *     `delete` (they are deleted and their storage given back). Without it a non-empty folder
+                 *     is not deleted (409 `folder_not_empty`).
+                 */
+                contents?: string;
+            };
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description the body, path or query cannot be read */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description no valid access token: missing, malformed, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description not empty and no `contents` given (`folder_not_empty`), or a moved subfolder's name is taken in the parent (`folder_name_taken`) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description a dependency (PostgreSQL, the object store or Redis) is unavailable; retry after Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    folders_update: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["FolderPatchDto"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FolderDto"];
+                };
+            };
+            /** @description the body, path or query cannot be read */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description no valid access token: missing, malformed, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description into itself or its own subfolder (`folder_cycle`), a taken name (`folder_name_taken`), too deep (`folder_too_deep`) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the body was not sent as application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description an empty or over-long name (`invalid_folder_name`) */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -26,17 +26,42 @@ export const useDocuments = defineStore('documents', () => {
   const loaded = ref(false)
   const error = ref<string | null>(null)
   const uploads = reactive<UploadState[]>([])
+  /** Which documents the list shows: all (null), those in no folder ('root'), or one folder's. */
+  const folder = ref<string | null>(null)
   let uploadKey = 0
+
+  function shown(doc: Document): boolean {
+    if (folder.value === null) return true
+    return folder.value === 'root' ? doc.folder_id == null : doc.folder_id === folder.value
+  }
+
+  function query(): string {
+    return folder.value === null ? '' : `&folder_id=${encodeURIComponent(folder.value)}`
+  }
+
+  /** Shows another folder's documents. */
+  async function open(next: string | null): Promise<void> {
+    if (next === folder.value && loaded.value) return
+    folder.value = next
+    items.value = []
+    nextCursor.value = null
+    loaded.value = false
+    await load()
+  }
 
   function put(doc: Document): void {
     const i = items.value.findIndex((d) => d.id === doc.id)
+    if (!shown(doc)) {
+      if (i >= 0) items.value.splice(i, 1)
+      return
+    }
     if (i >= 0) items.value[i] = doc
     else items.value = [doc, ...items.value].sort((a, b) => b.created_at.localeCompare(a.created_at))
   }
 
   async function load(): Promise<void> {
     try {
-      const page = await api.request<Page>('GET', '/api/documents?limit=100')
+      const page = await api.request<Page>('GET', `/api/documents?limit=100${query()}`)
       // Keep further pages already shown; the first page is replaced.
       const first = new Set(page.items.map((d) => d.id))
       const older = items.value.filter(
@@ -55,7 +80,7 @@ export const useDocuments = defineStore('documents', () => {
     if (!nextCursor.value) return
     const page = await api.request<Page>(
       'GET',
-      `/api/documents?limit=100&cursor=${encodeURIComponent(nextCursor.value)}`,
+      `/api/documents?limit=100&cursor=${encodeURIComponent(nextCursor.value)}${query()}`,
     )
     items.value = [...items.value, ...page.items.filter((d) => !items.value.some((x) => x.id === d.id))]
     nextCursor.value = page.next_cursor ?? null
@@ -91,10 +116,15 @@ export const useDocuments = defineStore('documents', () => {
         })
         uploads.unshift(state)
         try {
-          const doc = await uploadFile(file, (sent, total) => {
+          let doc = await uploadFile(file, (sent, total) => {
             state.sent = sent
             state.total = total
           })
+          // Uploaded while a folder is open: filed there.
+          const into = folder.value
+          if (into !== null && into !== 'root') {
+            doc = await api.request<Document>('PATCH', `/api/documents/${doc.id}`, { body: { folder_id: into } })
+          }
           state.sent = state.total
           state.done = true
           put(doc)
@@ -110,6 +140,10 @@ export const useDocuments = defineStore('documents', () => {
     if (i >= 0) uploads.splice(i, 1)
   }
 
+  async function move(id: string, folderId: string | null): Promise<void> {
+    put(await api.request<Document>('PATCH', `/api/documents/${id}`, { body: { folder_id: folderId } }))
+  }
+
   async function destroy(id: string): Promise<void> {
     await api.request('DELETE', `/api/documents/${id}`)
     remove(id)
@@ -121,6 +155,9 @@ export const useDocuments = defineStore('documents', () => {
     loaded,
     error,
     uploads,
+    folder,
+    open,
+    move,
     load,
     loadMore,
     refreshOne,

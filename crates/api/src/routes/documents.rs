@@ -21,7 +21,7 @@ use crate::auth::AuthUser;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{Json, Path, Query};
 use docuvault_core::Error;
-use docuvault_core::db::documents::PageAfter;
+use docuvault_core::db::documents::{FolderFilter, PageAfter};
 use docuvault_core::services::documents::{Document, DocumentChanges, Upload};
 use docuvault_domain::filename::content_disposition;
 
@@ -51,6 +51,8 @@ pub struct DocumentDto {
     pub id: Uuid,
     /// The original filename, for display and downloads only.
     pub filename: String,
+    /// The folder it is filed in; null: the root.
+    pub folder_id: Option<Uuid>,
     /// Detected from the content, not taken from the client.
     pub content_type: String,
     pub size_bytes: i64,
@@ -76,6 +78,7 @@ impl From<Document> for DocumentDto {
         Self {
             id: r.id,
             filename: r.filename,
+            folder_id: r.folder_id,
             content_type: r.content_type,
             size_bytes: r.size_bytes,
             status: r.status,
@@ -129,6 +132,12 @@ pub struct ListParams {
     pub limit: Option<i64>,
     /// The `next_cursor` of the previous page.
     pub cursor: Option<String>,
+    /// Only the documents filed directly in this folder, or `root` for those in no folder;
+    /// without it, every document.
+    #[param(
+        pattern = "^(root|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$"
+    )]
+    pub folder_id: Option<String>,
 }
 
 /// Upload a document (multipart field `file`). The content decides the type; it is stored and
@@ -195,7 +204,7 @@ fn invalid_multipart(e: &axum::extract::multipart::MultipartError, limit: u64) -
 /// List documents, newest first, one page at a time.
 #[utoipa::path(
     get, path = "/api/documents", tag = "documents", params(ListParams),
-    responses((status = 200, body = DocumentPage), (status = 400, body = ErrorBody))
+    responses((status = 200, body = DocumentPage), (status = 400, body = ErrorBody), (status = 404, description = "no folder of yours by that id", body = ErrorBody))
 )]
 async fn list(
     State(state): State<AppState>,
@@ -210,7 +219,17 @@ async fn list(
         ));
     }
     let after = p.cursor.as_deref().map(decode_cursor).transpose()?;
-    let page = state.vault.list_documents(caller.id, after, limit).await?;
+    let folder = match p.folder_id.as_deref() {
+        None => FolderFilter::Any,
+        Some("root") => FolderFilter::Root,
+        Some(id) => FolderFilter::In(Uuid::parse_str(id).map_err(|_| {
+            ApiError::new("invalid_folder_id", "folder_id is a folder's id or `root`")
+        })?),
+    };
+    let page = state
+        .vault
+        .list_documents(caller.id, folder, after, limit)
+        .await?;
     Ok(Json(DocumentPage {
         items: page.items.into_iter().map(DocumentDto::from).collect(),
         next_cursor: page.next.map(encode_cursor),
@@ -267,6 +286,10 @@ pub struct DocumentPatchDto {
     /// classification no longer changes them until you reclassify the document.
     #[schema(max_items = 100)]
     pub topic_ids: Option<Vec<Uuid>>,
+    /// File it in this folder (one of yours); `null`: take it out of any folder.
+    #[serde(default, deserialize_with = "crate::extract::present")]
+    #[schema(value_type = Option<Uuid>)]
+    pub folder_id: Option<Option<Uuid>>,
 }
 
 /// Rename a document or set its topics by hand.
@@ -276,7 +299,7 @@ pub struct DocumentPatchDto {
     responses(
         (status = 200, body = DocumentDetailDto),
         (status = 404, body = ErrorBody),
-        (status = 422, description = "a blank name or one whose extension names another type (`invalid_filename`), a topic that is not yours (`unknown_topic`), more than 100 topics (`too_many_topics`)", body = ErrorBody),
+        (status = 422, description = "a blank name or one whose extension names another type (`invalid_filename`), a topic that is not yours (`unknown_topic`), more than 100 topics (`too_many_topics`), a folder that is not yours (`unknown_folder`)", body = ErrorBody),
         (status = 503, body = ErrorBody),
     )
 )]
@@ -294,6 +317,7 @@ async fn update_one(
             DocumentChanges {
                 filename: body.filename,
                 topic_ids: body.topic_ids,
+                folder_id: body.folder_id,
             },
         )
         .await?;

@@ -5,6 +5,7 @@ pub mod admin;
 pub mod auth;
 pub mod documents;
 pub mod events;
+pub mod folders;
 pub mod health;
 pub mod me;
 pub mod metrics;

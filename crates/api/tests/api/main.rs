@@ -10,6 +10,7 @@ mod editing;
 mod errors;
 mod events;
 mod fake_ai;
+mod folders;
 mod hardening;
 mod health;
 mod helpers;

@@ -18,6 +18,8 @@ pub struct DocumentRow {
     pub id: Uuid,
     pub user_id: Uuid,
     pub filename: String,
+    /// The folder it is filed in; `None`: the root.
+    pub folder_id: Option<Uuid>,
     pub object_key: String,
     pub content_type: String,
     pub size_bytes: i64,
@@ -50,7 +52,7 @@ pub struct NewDocument<'a> {
     pub size_bytes: i64,
 }
 
-pub(crate) const COLUMNS: &str = "id, user_id, filename, object_key, content_type, size_bytes, status, error, text_truncated, topics_by_hand, created_at, updated_at";
+pub(crate) const COLUMNS: &str = "id, user_id, filename, folder_id, object_key, content_type, size_bytes, status, error, text_truncated, topics_by_hand, created_at, updated_at";
 
 /// Records the document, charges its size to the owner's quota and claims its object (off
 /// the clean-up list) in one statement: all of it, or — if the size does not fit in what is
@@ -92,27 +94,74 @@ pub struct PageAfter {
     pub id: Uuid,
 }
 
-/// One page, newest first, by keyset (stays fast deep into the list, unlike OFFSET).
+/// Which documents a list shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FolderFilter {
+    /// Every document, wherever it is filed.
+    Any,
+    /// Those filed in no folder.
+    Root,
+    /// Those filed directly in this folder.
+    In(Uuid),
+}
+
+/// One page, newest first, by keyset (stays fast deep into the list, unlike OFFSET). Each
+/// filter is its own statement, so each uses the `(user_id, folder_id, created_at, id)` index.
 pub async fn list(
     pool: &PgPool,
     owner: Uuid,
+    folder: FolderFilter,
     after: Option<PageAfter>,
     limit: i64,
 ) -> Result<Vec<DocumentRow>> {
+    let in_folder = match folder {
+        FolderFilter::Any => "",
+        FolderFilter::Root => "AND folder_id IS NULL",
+        FolderFilter::In(_) => "AND folder_id = $5",
+    };
     let sql = format!(
         "SELECT {COLUMNS} FROM documents
-         WHERE user_id = $1
+         WHERE user_id = $1 {in_folder}
            AND ($2::timestamptz IS NULL OR (created_at, id) < ($2, $3))
          ORDER BY created_at DESC, id DESC
          LIMIT $4"
     );
-    Ok(sqlx::query_as(AssertSqlSafe(sql))
+    let query = sqlx::query_as(AssertSqlSafe(sql))
         .bind(owner)
         .bind(after.map(|a| a.created_at))
         .bind(after.map(|a| a.id))
-        .bind(limit)
-        .fetch_all(pool)
-        .await?)
+        .bind(limit);
+    let query = match folder {
+        FolderFilter::In(id) => query.bind(id),
+        _ => query,
+    };
+    Ok(query.fetch_all(pool).await?)
+}
+
+/// Files the owner's document in `folder` (`None`: the root). False if there is no such
+/// document; a folder that is not the owner's is refused by the database (composite key).
+pub async fn move_to_folder(
+    db: impl PgExecutor<'_>,
+    owner: Uuid,
+    id: Uuid,
+    folder: Option<Uuid>,
+) -> Result<bool> {
+    let moved = sqlx::query("UPDATE documents SET folder_id = $3 WHERE user_id = $1 AND id = $2")
+        .bind(owner)
+        .bind(id)
+        .bind(folder)
+        .execute(db)
+        .await
+        .map_err(|e| match crate::error::violated_constraint(&e) {
+            Some("documents_folder_same_user_fkey") => {
+                crate::Error::Invalid(docuvault_domain::ValidationError::new(
+                    "unknown_folder",
+                    "the folder must be one of yours",
+                ))
+            }
+            _ => e.into(),
+        })?;
+    Ok(moved.rows_affected() == 1)
 }
 
 pub async fn get(pool: &PgPool, owner: Uuid, id: Uuid) -> Result<Option<DocumentRow>> {

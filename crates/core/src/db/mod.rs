@@ -6,6 +6,7 @@
 pub mod ai_settings;
 pub mod audit;
 pub mod documents;
+pub mod folders;
 pub mod object_cleanup;
 pub mod password_resets;
 pub mod pipeline;

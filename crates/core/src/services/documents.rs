@@ -10,7 +10,7 @@ use futures::{StreamExt, stream};
 use uuid::Uuid;
 
 use super::Vault;
-use crate::db::documents::{self as q, DocumentRow, NewDocument, PageAfter};
+use crate::db::documents::{self as q, DocumentRow, FolderFilter, NewDocument, PageAfter};
 use crate::db::object_cleanup as cleanup;
 use crate::db::quotas;
 use crate::error::{Error, Result};
@@ -51,6 +51,8 @@ pub struct DocumentChanges {
     pub filename: Option<String>,
     /// Exactly these topics, set by hand (an empty list: none).
     pub topic_ids: Option<Vec<Uuid>>,
+    /// File it in this folder (`Some(None)`: the root).
+    pub folder_id: Option<Option<Uuid>>,
 }
 
 /// More topics than anyone files one document under; bounds the check and the insert.
@@ -258,6 +260,11 @@ impl Vault {
         {
             return Err(Error::NotFound("document"));
         }
+        if let Some(folder) = changes.folder_id
+            && !q::move_to_folder(&mut *tx, owner, id, folder).await?
+        {
+            return Err(Error::NotFound("document"));
+        }
         tx.commit().await?;
         let (doc, text) = self.get_document(owner, id).await?;
         tracing::info!(document_id = %id, renamed = filename.is_some(), topics_set = topic_ids.is_some(), "document edited");
@@ -304,12 +311,20 @@ impl Vault {
     pub async fn list_documents(
         &self,
         owner: Uuid,
+        folder: FolderFilter,
         after: Option<PageAfter>,
         limit: i64,
     ) -> Result<Page> {
         let limit = limit.clamp(1, MAX_PAGE_SIZE);
+        if let FolderFilter::In(folder) = folder
+            && crate::db::folders::get(&self.db, owner, folder)
+                .await?
+                .is_none()
+        {
+            return Err(Error::NotFound("folder"));
+        }
         // One extra row tells whether there is a next page without a COUNT.
-        let mut rows = q::list(&self.db, owner, after, limit + 1).await?;
+        let mut rows = q::list(&self.db, owner, folder, after, limit + 1).await?;
         let next = if rows.len() as i64 > limit {
             rows.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
             rows.last().map(|r| PageAfter {

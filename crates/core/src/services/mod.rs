@@ -4,6 +4,7 @@
 pub mod accounts;
 pub mod admin;
 pub mod documents;
+pub mod folders;
 pub mod password_reset;
 pub mod settings;
 pub mod topics;
