@@ -1,10 +1,11 @@
 //! Queries on `folders` (see `migrations/0010_folders.sql`). Every query is scoped by owner.
 //! Changes to a user's tree (create, move, delete) run in a transaction that first takes the
 //! user's folder lock ([`lock_tree`]), so the cycle and depth checks read a tree no concurrent
-//! move of the same user can change before the commit.
+//! move of the same user can change before the commit. SQL texts that vary are assembled only
+//! from the constants here (every value is a bound parameter), which is what `AssertSqlSafe` asserts.
 
 use chrono::{DateTime, Utc};
-use sqlx::{FromRow, PgConnection, PgExecutor};
+use sqlx::{AssertSqlSafe, FromRow, PgConnection, PgExecutor};
 use uuid::Uuid;
 
 use crate::Result;
@@ -85,21 +86,23 @@ pub async fn depth(db: impl PgExecutor<'_>, owner: Uuid, id: Uuid) -> Result<Opt
     .flatten())
 }
 
-/// How many levels the subtree under `id` has, `id` included (a folder without subfolders: 1).
-pub async fn height(db: impl PgExecutor<'_>, owner: Uuid, id: Uuid) -> Result<i32> {
-    Ok(sqlx::query_scalar(
-        "WITH RECURSIVE down AS (
+/// The folder `$2` of user `$1` and everything under it, as the CTE `down (id, level)` (the
+/// folder itself is level 1). The level bound only guards against a corrupt tree.
+const SUBTREE: &str = "WITH RECURSIVE down AS (
               SELECT id, 1 AS level FROM folders WHERE user_id = $1 AND id = $2
               UNION ALL
               SELECT f.id, down.level + 1 FROM folders f
                 JOIN down ON f.parent_id = down.id AND f.user_id = $1
-               WHERE down.level < 1000)
-         SELECT coalesce(max(level), 0) FROM down",
-    )
-    .bind(owner)
-    .bind(id)
-    .fetch_one(db)
-    .await?)
+               WHERE down.level < 1000)";
+
+/// How many levels the subtree under `id` has, `id` included (a folder without subfolders: 1).
+pub async fn height(db: impl PgExecutor<'_>, owner: Uuid, id: Uuid) -> Result<i32> {
+    let sql = format!("{SUBTREE} SELECT coalesce(max(level), 0) FROM down");
+    Ok(sqlx::query_scalar(AssertSqlSafe(sql))
+        .bind(owner)
+        .bind(id)
+        .fetch_one(db)
+        .await?)
 }
 
 /// Whether `candidate` is `id` itself or inside its subtree.
@@ -109,20 +112,13 @@ pub async fn is_within(
     id: Uuid,
     candidate: Uuid,
 ) -> Result<bool> {
-    Ok(sqlx::query_scalar(
-        "WITH RECURSIVE down AS (
-              SELECT id, 1 AS level FROM folders WHERE user_id = $1 AND id = $2
-              UNION ALL
-              SELECT f.id, down.level + 1 FROM folders f
-                JOIN down ON f.parent_id = down.id AND f.user_id = $1
-               WHERE down.level < 1000)
-         SELECT EXISTS (SELECT 1 FROM down WHERE id = $3)",
-    )
-    .bind(owner)
-    .bind(id)
-    .bind(candidate)
-    .fetch_one(db)
-    .await?)
+    let sql = format!("{SUBTREE} SELECT EXISTS (SELECT 1 FROM down WHERE id = $3)");
+    Ok(sqlx::query_scalar(AssertSqlSafe(sql))
+        .bind(owner)
+        .bind(id)
+        .bind(candidate)
+        .fetch_one(db)
+        .await?)
 }
 
 pub async fn insert(
@@ -224,16 +220,11 @@ pub async fn delete_with_contents(
     owner: Uuid,
     id: Uuid,
 ) -> Result<Vec<String>> {
-    Ok(sqlx::query_scalar(
-        "WITH RECURSIVE tree AS (
-              SELECT id, 1 AS level FROM folders WHERE user_id = $1 AND id = $2
-              UNION ALL
-              SELECT f.id, tree.level + 1 FROM folders f
-                JOIN tree ON f.parent_id = tree.id AND f.user_id = $1
-               WHERE tree.level < 1000),
+    let sql = format!(
+        "{SUBTREE},
               gone AS (
-              DELETE FROM documents d USING tree
-               WHERE d.user_id = $1 AND d.folder_id = tree.id
+              DELETE FROM documents d USING down
+               WHERE d.user_id = $1 AND d.folder_id = down.id
            RETURNING d.object_key, d.size_bytes),
               released AS (
               UPDATE quotas SET used_bytes = greatest(used_bytes - (SELECT coalesce(sum(size_bytes), 0) FROM gone), 0)
@@ -243,10 +234,11 @@ pub async fn delete_with_contents(
               ON CONFLICT (object_key) DO UPDATE SET due_at = EXCLUDED.due_at),
               folders_gone AS (
               DELETE FROM folders WHERE user_id = $1 AND id = $2)
-         SELECT object_key FROM gone",
-    )
-    .bind(owner)
-    .bind(id)
-    .fetch_all(db)
-    .await?)
+         SELECT object_key FROM gone"
+    );
+    Ok(sqlx::query_scalar(AssertSqlSafe(sql))
+        .bind(owner)
+        .bind(id)
+        .fetch_all(db)
+        .await?)
 }

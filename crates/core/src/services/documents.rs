@@ -294,16 +294,21 @@ impl Vault {
 
     /// Called when the row could not be written: the object must not outlive the request.
     async fn delete_object_after_failure(&self, key: &ObjectKey) {
+        self.drop_scheduled_object(key).await;
+    }
+
+    /// Deletes an object whose key is on the clean-up list, then forgets the entry. If the
+    /// store cannot be reached now, the entry stays and a worker deletes the object once it is
+    /// due — the request goes on either way.
+    pub(super) async fn drop_scheduled_object(&self, key: &ObjectKey) {
         match self.store.delete(key).await {
             Ok(()) => {
                 if let Err(e) = cleanup::forget(&self.db, key.as_str()).await {
                     tracing::debug!(error = %e.chain(), "cleanup entry left for the worker");
                 }
             }
-            // The store is unreachable right after the PUT: the cleanup entry stays, and a
-            // worker deletes the object once it is due.
             Err(e) => {
-                tracing::warn!(object_key = %key, error = %e.chain(), "object left for the cleanup after a failed insert")
+                tracing::warn!(object_key = %key, error = %e.chain(), "object left for the clean-up")
             }
         }
     }
@@ -403,17 +408,8 @@ impl Vault {
         .ok_or(Error::NotFound("document"))?;
         tracing::info!(document_id = %id, "document deleted");
         self.tell(owner, id, Change::Deleted, None).await;
-        let key = ObjectKey::from_stored(key);
-        match self.store.delete(&key).await {
-            Ok(()) => {
-                if let Err(e) = cleanup::forget(&self.db, key.as_str()).await {
-                    tracing::debug!(error = %e.chain(), "cleanup entry left for the worker");
-                }
-            }
-            Err(e) => {
-                tracing::warn!(object_key = %key, error = %e.chain(), "object left for the cleanup after a delete")
-            }
-        }
+        self.drop_scheduled_object(&ObjectKey::from_stored(key))
+            .await;
         Ok(())
     }
 

@@ -7,7 +7,6 @@ use uuid::Uuid;
 use super::Vault;
 use super::documents::invalid;
 use crate::db::folders::{self as q, FolderRow};
-use crate::db::object_cleanup as cleanup;
 use crate::error::{Error, Result};
 use docuvault_domain::ObjectKey;
 
@@ -140,17 +139,8 @@ impl Vault {
         tx.commit().await?;
         tracing::info!(folder_id = %id, documents_deleted = keys.len(), "folder deleted");
         for key in keys {
-            let key = ObjectKey::from_stored(key);
-            match self.store.delete(&key).await {
-                Ok(()) => {
-                    if let Err(e) = cleanup::forget(&self.db, key.as_str()).await {
-                        tracing::debug!(error = %e.chain(), "cleanup entry left for the worker");
-                    }
-                }
-                Err(e) => {
-                    tracing::warn!(object_key = %key, error = %e.chain(), "object left for the cleanup after a folder delete")
-                }
-            }
+            self.drop_scheduled_object(&ObjectKey::from_stored(key))
+                .await;
         }
         Ok(())
     }
