@@ -36,12 +36,18 @@ def main() -> int:
         "ACCESS_TOKEN_TTL_SECS": str(TOKEN_TTL),
         "QUOTA_DEFAULT_BYTES": str(100 * 1024 * 1024),
         "AUTH_RATE_MAX_PER_IP": "1000",
+        # Password-reset mail goes to the stack's SMTP server, which keeps it in a Maildir.
+        "SMTP_HOST": scratch.stack["SMTP_HOST"],
+        "SMTP_PORT": scratch.stack["SMTP_PORT"],
+        "SMTP_TLS": "none",
+        "SMTP_FROM": scratch.stack.get("SMTP_FROM", "docuvault@localhost"),
     })
     try:
         lib.wait_until(lambda: lib.http("GET", f"{base}/health", timeout=1)[0] == 200, 30,
                        "the server to answer /health")
         env = dict(os.environ, BASE_URL=base, OUT_DIR=str(OUT), TOKEN_TTL=str(TOKEN_TTL),
                    ADMIN_LOGIN=ADMIN[0], ADMIN_PASSWORD=ADMIN[1],
+                   MAIL_DIR=scratch.stack["DOCUVAULT_TEST_MAILDIR"],
                    CHROMIUM=os.environ.get("CHROMIUM", "/usr/bin/chromium"))
         result = subprocess.run(["node", "e2e/e2e.mjs"], cwd=lib.ROOT / "web", env=env)
         if server.panicked():

@@ -134,6 +134,16 @@ describe('ApiClient', () => {
     expect(offline.code).toBe('network_error')
   })
 
+  it('answers undefined for a success without a body (204, or the reset request\'s 202)', async () => {
+    const fetchImpl = vi
+      .fn()
+      .mockResolvedValueOnce(new Response(null, { status: 202 }))
+      .mockResolvedValueOnce(new Response(null, { status: 204 }))
+    const client = new ApiClient({ tokens: memoryTokens(null), fetch: fetchImpl, lock: noLock })
+    await expect(client.request('POST', '/api/auth/password-reset/request', { body: {} })).resolves.toBeUndefined()
+    await expect(client.request('DELETE', '/api/topics/x')).resolves.toBeUndefined()
+  })
+
   it('reads the CSRF token from its cookie', () => {
     expect(csrfFromCookie('a=1; docuvault_csrf=abc%3D; b=2')).toBe('abc=')
     expect(csrfFromCookie('a=1')).toBeNull()

@@ -58,7 +58,7 @@ export class ApiClient {
     return this.opts.fetch ?? globalThis.fetch.bind(globalThis)
   }
 
-  /** Sends a request; answers the parsed JSON (undefined for 204). Throws ApiError. */
+  /** Sends a request; answers the parsed JSON (undefined for an empty body). Throws ApiError. */
   async request<T>(method: string, path: string, options: RequestOptions = {}): Promise<T> {
     let resp = await this.send(method, path, options)
     if (resp.status === 401 && this.opts.tokens.get() !== null) {
@@ -67,8 +67,9 @@ export class ApiClient {
       }
     }
     if (!resp.ok) throw await errorFrom(resp)
-    if (resp.status === 204) return undefined as T
-    return (await resp.json()) as T
+    // 204, and answers like the reset request's 202, have no body.
+    const text = await resp.text()
+    return (text ? JSON.parse(text) : undefined) as T
   }
 
   /** The raw response of an authenticated request (for streams), refreshing once on a 401. */
