@@ -18,7 +18,6 @@ use uuid::Uuid;
 
 use super::Vault;
 use super::documents::{Document, check_claims, invalid};
-use crate::db::object_cleanup as cleanup;
 use crate::db::uploads::{self as q, NewUpload, Released, UploadRow};
 use crate::error::{Error, Result};
 use crate::events::Change;
@@ -304,16 +303,14 @@ impl Vault {
     /// list for a worker.
     async fn drop_sent(&self, r: Released) {
         let key = ObjectKey::from_stored(r.object_key);
-        let dropped = async {
-            if let Some(upload_id) = &r.multipart_id {
-                self.store.abort_multipart(&key, upload_id).await?;
-            }
-            self.store.delete(&key).await?;
-            cleanup::forget(&self.db, key.as_str()).await
-        };
-        if let Err(e) = dropped.await {
-            tracing::debug!(object_key = %key, error = %e.chain(), "upload's object left for the clean-up");
+        if let Some(upload_id) = &r.multipart_id
+            && let Err(e) = self.store.abort_multipart(&key, upload_id).await
+        {
+            // The entry stays due; the clean-up aborts and deletes later.
+            tracing::debug!(object_key = %key, error = %e.chain(), "upload's parts left for the clean-up");
+            return;
         }
+        self.drop_scheduled_object(&key).await;
     }
 }
 

@@ -23,13 +23,9 @@ use docuvault_domain::ObjectKey;
 use docuvault_domain::text::truncate_chars;
 
 impl S3Store {
-    fn signing_bucket(&self) -> &rusty_s3::Bucket {
-        self.public_bucket.as_ref().unwrap_or(&self.bucket)
-    }
-
     pub(super) fn sign_put(&self, key: &ObjectKey, expires_in: Duration, len: u64) -> Url {
         let mut action = self
-            .signing_bucket()
+            .browser_bucket()
             .put_object(Some(&self.credentials), key.as_str());
         action
             .headers_mut()
@@ -45,7 +41,7 @@ impl S3Store {
         expires_in: Duration,
         len: u64,
     ) -> Url {
-        let mut action = self.signing_bucket().upload_part(
+        let mut action = self.browser_bucket().upload_part(
             Some(&self.credentials),
             key.as_str(),
             number,

@@ -93,6 +93,11 @@ impl S3Store {
         self
     }
 
+    /// The bucket as browsers address it: what presigned URLs are signed for.
+    fn browser_bucket(&self) -> &Bucket {
+        self.public_bucket.as_ref().unwrap_or(&self.bucket)
+    }
+
     pub fn bucket_name(&self) -> &str {
         self.bucket.name()
     }
@@ -404,8 +409,9 @@ impl ObjectStore for S3Store {
         content_disposition: Option<&str>,
         content_type: Option<&str>,
     ) -> Url {
-        let bucket = self.public_bucket.as_ref().unwrap_or(&self.bucket);
-        let mut action = bucket.get_object(Some(&self.credentials), key.as_str());
+        let mut action = self
+            .browser_bucket()
+            .get_object(Some(&self.credentials), key.as_str());
         if let Some(disposition) = content_disposition {
             action
                 .query_mut()
@@ -461,9 +467,7 @@ impl ObjectStore for S3Store {
 
     fn browser_origin(&self) -> Option<String> {
         Some(
-            self.public_bucket
-                .as_ref()
-                .unwrap_or(&self.bucket)
+            self.browser_bucket()
                 .base_url()
                 .origin()
                 .ascii_serialization(),
