@@ -6,6 +6,8 @@ export const router = createRouter({
   routes: [
     { path: '/', name: 'documents', component: () => import('./views/DocumentsView.vue') },
     { path: '/documents/:id', name: 'document', component: () => import('./views/DocumentView.vue'), props: true },
+    { path: '/shared', name: 'shared', component: () => import('./views/SharedView.vue') },
+    { path: '/search', name: 'search', component: () => import('./views/SearchView.vue') },
     { path: '/topics', name: 'topics', component: () => import('./views/TopicsView.vue') },
     { path: '/account', name: 'account', component: () => import('./views/AccountView.vue') },
     { path: '/admin', name: 'admin', component: () => import('./views/AdminView.vue'), meta: { admin: true } },

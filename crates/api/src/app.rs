@@ -41,6 +41,7 @@ pub struct AppState {
         (name = "uploads", description = "Presigned uploads: send a file straight to the object store, then complete it"),
         (name = "events", description = "Live changes to your documents (server-sent events)"),
         (name = "folders", description = "Folders inside folders to file documents in"),
+        (name = "shares", description = "Share a document with another user to view; documents shared with you"),
         (name = "topics", description = "The user's own topics for classification"),
         (name = "settings", description = "AI provider settings"),
         (name = "health", description = "Readiness of every dependency"),
@@ -76,6 +77,8 @@ fn api_routes(upload_limit: usize) -> OpenApiRouter<AppState> {
         .merge(routes::uploads::router())
         .merge(routes::events::router())
         .merge(routes::folders::router())
+        .merge(routes::shares::router())
+        .merge(routes::search::router())
         .merge(routes::topics::router())
         .merge(routes::auth::router())
         .merge(routes::me::router())

@@ -202,7 +202,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List documents, newest first, one page at a time. */
+        /**
+         * List your documents, newest first, one page at a time, optionally narrowed by folder,
+         *     topic, state and upload date.
+         */
         get: operations["documents_list"];
         put?: never;
         post?: never;
@@ -239,7 +242,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** One document, with its extracted text. */
+        /** One document (yours, or shared with you), with its extracted text. */
         get: operations["documents_get_one"];
         put?: never;
         post?: never;
@@ -249,6 +252,26 @@ export interface paths {
         head?: never;
         /** Rename a document or set its topics by hand. */
         patch: operations["documents_update_one"];
+        trace?: never;
+    };
+    "/api/documents/{id}/activity": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Your document's history, newest first: uploaded, processed, edited, shared, viewed by a
+         *     recipient, downloaded.
+         */
+        get: operations["documents_activity"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
         trace?: never;
     };
     "/api/documents/{id}/content": {
@@ -300,6 +323,47 @@ export interface paths {
          */
         post: operations["documents_reclassify"];
         delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/documents/{id}/shares": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Who your document is shared with. */
+        get: operations["shares_list_shares"];
+        put?: never;
+        /**
+         * Share your document with another user, by their handle, to view. Sharing again with the
+         *     same person returns the existing share (200).
+         */
+        post: operations["shares_create_share"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/documents/{id}/shares/{share_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Take a share back. From now on the recipient cannot open, preview or download the document
+         *     (a download link handed out before lasts at most 5 minutes).
+         */
+        delete: operations["shares_revoke_share"];
         options?: never;
         head?: never;
         patch?: never;
@@ -502,6 +566,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/search": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Search your documents and those shared with you. */
+        get: operations["documents_search"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/settings": {
         parameters: {
             query?: never;
@@ -513,6 +594,23 @@ export interface paths {
         get: operations["settings_get_settings"];
         /** Choose the AI provider that classifies your documents (admins, and users an admin allowed). */
         put: operations["settings_put_settings"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/shared-with-me": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Documents other people shared with you, most recently shared first. */
+        get: operations["shares_shared_with_me"];
+        put?: never;
         post?: never;
         delete?: never;
         options?: never;
@@ -637,6 +735,29 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        ActivityDto: {
+            /** @description Who did it: a handle, or null for DocuVault itself (processing). */
+            actor?: string | null;
+            /** Format: date-time */
+            created_at: string;
+            /** @description What the event says beyond its kind (e.g. `recipient`, `from`/`to`, `error`). */
+            detail: Record<string, never>;
+            /** Format: int64 */
+            id: number;
+            /**
+             * @description `uploaded`, `classified`, `failed`, `reclassify_requested`, `renamed`, `moved`,
+             *     `topics_set`, `shared`, `share_revoked`, `viewed` (by a recipient), `downloaded`.
+             */
+            kind: string;
+        };
+        ActivityPage: {
+            items: components["schemas"]["ActivityDto"][];
+            /**
+             * Format: int64
+             * @description Pass as `before` to get older events; null on the last page.
+             */
+            next_before?: number | null;
+        };
         AdminUserDto: {
             /** Format: date-time */
             created_at: string;
@@ -710,6 +831,11 @@ export interface components {
             folder_id?: string | null;
             /** Format: uuid */
             id: string;
+            /**
+             * @description The owner's handle when the document is shared with you (you may view and download it,
+             *     not change it; its topics are the owner's); null for your own documents.
+             */
+            shared_by?: string | null;
             /** Format: int64 */
             size_bytes: number;
             /** @description `pending`, `processing`, `classified` or `failed`. */
@@ -860,6 +986,23 @@ export interface components {
         ResetRequestDto: {
             email: string;
         };
+        SearchHitDto: components["schemas"]["DocumentDto"] & {
+            /**
+             * Format: float
+             * @description Relevance: higher is better (a match in the filename weighs most). Only for ordering.
+             */
+            rank: number;
+            /**
+             * @description The best passages of the text, in order, as plain text pieces (never HTML); empty when
+             *     the document has no text yet.
+             */
+            snippet: components["schemas"]["SnippetPartDto"][];
+        };
+        SearchPage: {
+            items: components["schemas"]["SearchHitDto"][];
+            /** @description Pass as `cursor` (with the same `q` and filters) to get the next page; null on the last. */
+            next_cursor?: string | null;
+        };
         SessionDto: {
             /** Format: date-time */
             expires_at: string;
@@ -898,6 +1041,33 @@ export interface components {
             /** @description `local`, `openai` or `anthropic`. */
             provider: string;
         };
+        ShareDto: {
+            /** Format: date-time */
+            created_at: string;
+            /** Format: uuid */
+            document_id: string;
+            /** @description Who the document is shared with. */
+            handle: string;
+            /** Format: uuid */
+            id: string;
+            /** @description What they may do: `view` (see, preview and download it; never change it). */
+            permission: string;
+        };
+        ShareRequest: {
+            /** @description The handle of the person to share with. */
+            handle: string;
+        };
+        SharedDocumentDto: components["schemas"]["DocumentDto"] & {
+            /** Format: uuid */
+            share_id: string;
+            /** Format: date-time */
+            shared_at: string;
+        };
+        SharedPage: {
+            items: components["schemas"]["SharedDocumentDto"][];
+            /** @description Pass as `cursor` to get the next page; null on the last page. */
+            next_cursor?: string | null;
+        };
         SignInDto: {
             access_token: string;
             /** @description Send as `X-CSRF-Token` to refresh and logout (also in the `docuvault_csrf` cookie). */
@@ -911,6 +1081,11 @@ export interface components {
             security_notice?: string | null;
             token_type: string;
             user: components["schemas"]["UserDto"];
+        };
+        /** @description A piece of the snippet; `hit` marks the words that matched. */
+        SnippetPartDto: {
+            hit: boolean;
+            text: string;
         };
         TopicDto: {
             color: string;
@@ -1830,6 +2005,14 @@ export interface operations {
                  *     without it, every document.
                  */
                 folder_id?: string;
+                /** @description Only the documents with this topic (one of yours). */
+                topic_id?: string;
+                /** @description Only the documents in this state. */
+                status?: "pending" | "processing" | "classified" | "failed";
+                /** @description Uploaded on or after this day (`YYYY-MM-DD`, UTC) or instant (RFC 3339). */
+                from?: string;
+                /** @description Uploaded on or before this day (`YYYY-MM-DD`, UTC), or before this instant (RFC 3339). */
+                to?: string;
             };
             header?: never;
             path?: never;
@@ -1862,7 +2045,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description no folder of yours by that id */
+            /** @description no folder or topic of yours by that id */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -2137,6 +2320,66 @@ export interface operations {
             };
         };
     };
+    documents_activity: {
+        parameters: {
+            query?: {
+                /** @description Page size, 1 to 100 (default 50). */
+                limit?: number;
+                /** @description The `next_before` of the previous page. */
+                before?: number;
+            };
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ActivityPage"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description no valid access token: missing, malformed, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description a dependency (PostgreSQL, the object store or Redis) is unavailable; retry after Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     documents_content: {
         parameters: {
             query?: never;
@@ -2301,6 +2544,212 @@ export interface operations {
             };
             /** @description the document is still being processed */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    shares_list_shares: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ShareDto"][];
+                };
+            };
+            /** @description the body, path or query cannot be read */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description no valid access token: missing, malformed, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description a dependency (PostgreSQL, the object store or Redis) is unavailable; retry after Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    shares_create_share: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ShareRequest"];
+            };
+        };
+        responses: {
+            /** @description already shared with them */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ShareDto"];
+                };
+            };
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ShareDto"];
+                };
+            };
+            /** @description the body, path or query cannot be read */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description no valid access token: missing, malformed, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description no document of yours by that id */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the body was not sent as application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description no active user has that handle (`unknown_handle`), or it is yours (`cannot_share_with_self`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description too many unknown handles tried */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    shares_revoke_share: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+                share_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description the body, path or query cannot be read */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description no valid access token: missing, malformed, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3072,6 +3521,94 @@ export interface operations {
             };
         };
     };
+    documents_search: {
+        parameters: {
+            query: {
+                /**
+                 * @description What to look for, 1 to 200 characters: words (German and English inflections match:
+                 *     `Rechnungen` finds `Rechnung`, `invoices` finds `invoice`; accents do not matter),
+                 *     `"a phrase"`, `-word` to leave out, `or` between alternatives. The last word also
+                 *     matches as the start of a word (search as you type).
+                 */
+                q: string;
+                /** @description Page size, 1 to 100 (default 50). */
+                limit?: number;
+                /** @description The `next_cursor` of the previous page. */
+                cursor?: string;
+                /**
+                 * @description Only your documents filed directly in this folder, or `root`; shared documents are in
+                 *     none of your folders, so this leaves them out.
+                 */
+                folder_id?: string;
+                /** @description Only documents with this topic (one of yours). */
+                topic_id?: string;
+                /** @description Only documents in this state. */
+                status?: "pending" | "processing" | "classified" | "failed";
+                /** @description Uploaded on or after this day (`YYYY-MM-DD`, UTC) or instant (RFC 3339). */
+                from?: string;
+                /** @description Uploaded on or before this day (`YYYY-MM-DD`, UTC), or before this instant (RFC 3339). */
+                to?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SearchPage"];
+                };
+            };
+            /** @description a bad limit, cursor, folder id or date */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description no valid access token: missing, malformed, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description no folder or topic of yours by that id */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description an empty or too long query (`invalid_query`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     settings_get_settings: {
         parameters: {
             query?: never;
@@ -3167,6 +3704,56 @@ export interface operations {
                 };
             };
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description a dependency (PostgreSQL, the object store or Redis) is unavailable; retry after Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    shares_shared_with_me: {
+        parameters: {
+            query?: {
+                /** @description Page size, 1 to 100 (default 50). */
+                limit?: number;
+                /** @description The `next_cursor` of the previous page. */
+                cursor?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SharedPage"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description no valid access token: missing, malformed, expired or revoked */
+            401: {
                 headers: {
                     [name: string]: unknown;
                 };

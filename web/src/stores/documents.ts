@@ -31,6 +31,8 @@ export const useDocuments = defineStore('documents', () => {
   let uploadKey = 0
 
   function shown(doc: Document): boolean {
+    // Documents shared with the user have their own page; this list is their own.
+    if (doc.shared_by) return false
     if (folder.value === null) return true
     return folder.value === 'root' ? doc.folder_id == null : doc.folder_id === folder.value
   }

@@ -21,7 +21,7 @@ use crate::auth::AuthUser;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{Json, Path, Query};
 use docuvault_core::Error;
-use docuvault_core::db::documents::{FolderFilter, PageAfter};
+use docuvault_core::db::documents::{Filters, FolderFilter, PageAfter};
 use docuvault_core::services::documents::{Document, DocumentChanges, Upload};
 use docuvault_domain::filename::content_disposition;
 
@@ -68,6 +68,9 @@ pub struct DocumentDto {
     /// The owner set the topics by hand: classification leaves them as they are until the
     /// owner asks to reclassify.
     pub topics_by_hand: bool,
+    /// The owner's handle when the document is shared with you (you may view and download it,
+    /// not change it; its topics are the owner's); null for your own documents.
+    pub shared_by: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -78,7 +81,9 @@ impl From<Document> for DocumentDto {
         Self {
             id: r.id,
             filename: r.filename,
-            folder_id: r.folder_id,
+            // The owner's folders are the owner's business.
+            folder_id: r.folder_id.filter(|_| d.shared_by.is_none()),
+            shared_by: d.shared_by,
             content_type: r.content_type,
             size_bytes: r.size_bytes,
             status: r.status,
@@ -138,6 +143,89 @@ pub struct ListParams {
         pattern = "^(root|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$"
     )]
     pub folder_id: Option<String>,
+    /// Only the documents with this topic (one of yours).
+    pub topic_id: Option<Uuid>,
+    /// Only the documents in this state.
+    #[param(inline)]
+    pub status: Option<StatusParam>,
+    /// Uploaded on or after this day (`YYYY-MM-DD`, UTC) or instant (RFC 3339).
+    pub from: Option<String>,
+    /// Uploaded on or before this day (`YYYY-MM-DD`, UTC), or before this instant (RFC 3339).
+    pub to: Option<String>,
+}
+
+/// A document's processing state, as a filter.
+#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum StatusParam {
+    Pending,
+    Processing,
+    Classified,
+    Failed,
+}
+
+impl StatusParam {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Processing => "processing",
+            Self::Classified => "classified",
+            Self::Failed => "failed",
+        }
+    }
+}
+
+/// The filters a list or a search narrows to, from their query parameters.
+pub(crate) fn parse_filters(
+    folder_id: Option<&str>,
+    topic_id: Option<Uuid>,
+    status: Option<StatusParam>,
+    from: Option<&str>,
+    to: Option<&str>,
+) -> Result<Filters, ApiError> {
+    let folder = match folder_id {
+        None => FolderFilter::Any,
+        Some("root") => FolderFilter::Root,
+        Some(id) => FolderFilter::In(Uuid::parse_str(id).map_err(|_| {
+            ApiError::new("invalid_folder_id", "folder_id is a folder's id or `root`")
+        })?),
+    };
+    let from = from.map(|v| parse_bound(v, false)).transpose()?;
+    let to = to.map(|v| parse_bound(v, true)).transpose()?;
+    if let (Some(from), Some(to)) = (from, to)
+        && from >= to
+    {
+        return Err(ApiError::new(
+            "invalid_date_range",
+            "`from` must be before `to`",
+        ));
+    }
+    Ok(Filters {
+        folder,
+        topic: topic_id,
+        status: status.map(|s| s.as_str().to_owned()),
+        from,
+        to,
+    })
+}
+
+/// A day (`to`: the whole day is included, so the bound is the next midnight) or an instant.
+fn parse_bound(raw: &str, end: bool) -> Result<DateTime<Utc>, ApiError> {
+    if let Ok(at) = DateTime::parse_from_rfc3339(raw) {
+        return Ok(at.with_timezone(&Utc));
+    }
+    let day = chrono::NaiveDate::parse_from_str(raw, "%Y-%m-%d").map_err(|_| {
+        ApiError::new(
+            "invalid_date",
+            "dates are YYYY-MM-DD or RFC 3339 (2026-05-01T12:00:00Z)",
+        )
+    })?;
+    let day = if end {
+        day.succ_opt().unwrap_or(day)
+    } else {
+        day
+    };
+    Ok(day.and_time(chrono::NaiveTime::MIN).and_utc())
 }
 
 /// Upload a document (multipart field `file`). The content decides the type; it is stored and
@@ -201,34 +289,29 @@ fn invalid_multipart(e: &axum::extract::multipart::MultipartError, limit: u64) -
     )
 }
 
-/// List documents, newest first, one page at a time.
+/// List your documents, newest first, one page at a time, optionally narrowed by folder,
+/// topic, state and upload date.
 #[utoipa::path(
     get, path = "/api/documents", tag = "documents", params(ListParams),
-    responses((status = 200, body = DocumentPage), (status = 400, body = ErrorBody), (status = 404, description = "no folder of yours by that id", body = ErrorBody))
+    responses((status = 200, body = DocumentPage), (status = 400, body = ErrorBody), (status = 404, description = "no folder or topic of yours by that id", body = ErrorBody))
 )]
 async fn list(
     State(state): State<AppState>,
     AuthUser(caller): AuthUser,
     Query(p): Query<ListParams>,
 ) -> Result<Json<DocumentPage>, ApiError> {
-    let limit = p.limit.unwrap_or(50);
-    if !(1..=100).contains(&limit) {
-        return Err(ApiError::new(
-            "invalid_limit",
-            "limit must be between 1 and 100",
-        ));
-    }
+    let limit = page_limit(p.limit)?;
     let after = p.cursor.as_deref().map(decode_cursor).transpose()?;
-    let folder = match p.folder_id.as_deref() {
-        None => FolderFilter::Any,
-        Some("root") => FolderFilter::Root,
-        Some(id) => FolderFilter::In(Uuid::parse_str(id).map_err(|_| {
-            ApiError::new("invalid_folder_id", "folder_id is a folder's id or `root`")
-        })?),
-    };
+    let filters = parse_filters(
+        p.folder_id.as_deref(),
+        p.topic_id,
+        p.status,
+        p.from.as_deref(),
+        p.to.as_deref(),
+    )?;
     let page = state
         .vault
-        .list_documents(caller.id, folder, after, limit)
+        .list_documents(caller.id, &filters, after, limit)
         .await?;
     Ok(Json(DocumentPage {
         items: page.items.into_iter().map(DocumentDto::from).collect(),
@@ -237,28 +320,46 @@ async fn list(
 }
 
 fn encode_cursor(after: PageAfter) -> String {
-    URL_SAFE_NO_PAD.encode(format!(
-        "{}.{}",
-        after.created_at.timestamp_micros(),
-        after.id
-    ))
+    encode_time_cursor(after.created_at, after.id)
 }
 
 fn decode_cursor(raw: &str) -> Result<PageAfter, ApiError> {
+    let (created_at, id) = decode_time_cursor(raw)?;
+    Ok(PageAfter { created_at, id })
+}
+
+/// A keyset cursor over (instant, id), opaque to clients.
+pub(crate) fn encode_time_cursor(at: DateTime<Utc>, id: Uuid) -> String {
+    URL_SAFE_NO_PAD.encode(format!("{}.{id}", at.timestamp_micros()))
+}
+
+pub(crate) fn decode_time_cursor(raw: &str) -> Result<(DateTime<Utc>, Uuid), ApiError> {
     let invalid = || ApiError::new("invalid_cursor", "cursor is not one this API returned");
     let bytes = URL_SAFE_NO_PAD.decode(raw).map_err(|_| invalid())?;
     let text = std::str::from_utf8(&bytes).map_err(|_| invalid())?;
     let (micros, id) = text.split_once('.').ok_or_else(invalid)?;
-    let created_at = micros
+    let at = micros
         .parse::<i64>()
         .ok()
         .and_then(DateTime::from_timestamp_micros)
         .ok_or_else(invalid)?;
     let id = Uuid::parse_str(id).map_err(|_| invalid())?;
-    Ok(PageAfter { created_at, id })
+    Ok((at, id))
 }
 
-/// One document, with its extracted text.
+/// The page size of a list: 1 to 100, 50 unless asked.
+pub(crate) fn page_limit(limit: Option<i64>) -> Result<i64, ApiError> {
+    let limit = limit.unwrap_or(50);
+    if !(1..=100).contains(&limit) {
+        return Err(ApiError::new(
+            "invalid_limit",
+            "limit must be between 1 and 100",
+        ));
+    }
+    Ok(limit)
+}
+
+/// One document (yours, or shared with you), with its extracted text.
 #[utoipa::path(
     get, path = "/api/documents/{id}", tag = "documents", params(("id" = Uuid, Path)),
     responses((status = 200, body = DocumentDetailDto), (status = 404, body = ErrorBody))

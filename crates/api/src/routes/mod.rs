@@ -9,6 +9,8 @@ pub mod folders;
 pub mod health;
 pub mod me;
 pub mod metrics;
+pub mod search;
 pub mod settings;
+pub mod shares;
 pub mod topics;
 pub mod uploads;

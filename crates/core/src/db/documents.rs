@@ -94,7 +94,7 @@ pub struct PageAfter {
     pub id: Uuid,
 }
 
-/// Which documents a list shows.
+/// Which folder a list or search is narrowed to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FolderFilter {
     /// Every document, wherever it is filed.
@@ -105,37 +105,95 @@ pub enum FolderFilter {
     In(Uuid),
 }
 
-/// One page, newest first, by keyset (stays fast deep into the list, unlike OFFSET). Each
-/// filter is its own statement, so each uses the `(user_id, folder_id, created_at, id)` index.
+impl FolderFilter {
+    pub fn is_any(self) -> bool {
+        self == Self::Any
+    }
+
+    /// The folder's id, bound as `$6` (null for `Any` and `Root`).
+    pub(crate) fn id(self) -> Option<Uuid> {
+        match self {
+            Self::In(id) => Some(id),
+            _ => None,
+        }
+    }
+
+    /// The condition on `d.folder_id`; `$6` appears in each so its type is always known.
+    pub(crate) fn sql(self) -> &'static str {
+        match self {
+            Self::Any => "AND $6::uuid IS NULL",
+            Self::Root => "AND $6::uuid IS NULL AND d.folder_id IS NULL",
+            Self::In(_) => "AND d.folder_id = $6::uuid",
+        }
+    }
+}
+
+/// What a list or a search is narrowed to. Bound as `$2`..`$6` by every query that uses it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Filters {
+    pub folder: FolderFilter,
+    /// Only documents with this topic.
+    pub topic: Option<Uuid>,
+    /// Only documents in this state (`pending`, `processing`, `classified`, `failed`).
+    pub status: Option<String>,
+    /// Uploaded at or after this instant.
+    pub from: Option<DateTime<Utc>>,
+    /// Uploaded before this instant.
+    pub to: Option<DateTime<Utc>>,
+}
+
+impl Default for Filters {
+    fn default() -> Self {
+        Self {
+            folder: FolderFilter::Any,
+            topic: None,
+            status: None,
+            from: None,
+            to: None,
+        }
+    }
+}
+
+impl Filters {
+    /// The conditions on `d` for `$2`..`$5` (the folder's is [`FolderFilter::sql`]).
+    pub(crate) const SQL: &'static str = "
+        AND ($2::uuid IS NULL OR EXISTS (SELECT 1 FROM document_topics dt
+                                          WHERE dt.document_id = d.id AND dt.topic_id = $2))
+        AND ($3::text IS NULL OR d.status = $3)
+        AND ($4::timestamptz IS NULL OR d.created_at >= $4)
+        AND ($5::timestamptz IS NULL OR d.created_at < $5)";
+}
+
+/// One page, newest first, by keyset (stays fast deep into the list, unlike OFFSET). The
+/// folder's condition is written into the statement, so each variant uses the
+/// `(user_id, folder_id, created_at, id)` or `(user_id, created_at, id)` index.
 pub async fn list(
     pool: &PgPool,
     owner: Uuid,
-    folder: FolderFilter,
+    filters: &Filters,
     after: Option<PageAfter>,
     limit: i64,
 ) -> Result<Vec<DocumentRow>> {
-    let in_folder = match folder {
-        FolderFilter::Any => "",
-        FolderFilter::Root => "AND folder_id IS NULL",
-        FolderFilter::In(_) => "AND folder_id = $5",
-    };
+    let (filter, folder) = (Filters::SQL, filters.folder.sql());
     let sql = format!(
-        "SELECT {COLUMNS} FROM documents
-         WHERE user_id = $1 {in_folder}
-           AND ($2::timestamptz IS NULL OR (created_at, id) < ($2, $3))
+        "SELECT {COLUMNS} FROM documents d
+         WHERE user_id = $1 {folder} {filter}
+           AND ($7::timestamptz IS NULL OR (created_at, id) < ($7, $8))
          ORDER BY created_at DESC, id DESC
-         LIMIT $4"
+         LIMIT $9"
     );
-    let query = sqlx::query_as(AssertSqlSafe(sql))
+    Ok(sqlx::query_as(AssertSqlSafe(sql))
         .bind(owner)
+        .bind(filters.topic)
+        .bind(filters.status.as_deref())
+        .bind(filters.from)
+        .bind(filters.to)
+        .bind(filters.folder.id())
         .bind(after.map(|a| a.created_at))
         .bind(after.map(|a| a.id))
-        .bind(limit);
-    let query = match folder {
-        FolderFilter::In(id) => query.bind(id),
-        _ => query,
-    };
-    Ok(query.fetch_all(pool).await?)
+        .bind(limit)
+        .fetch_all(pool)
+        .await?)
 }
 
 /// Files the owner's document in `folder` (`None`: the root). False if there is no such
@@ -173,17 +231,40 @@ pub async fn get(pool: &PgPool, owner: Uuid, id: Uuid) -> Result<Option<Document
         .await?)
 }
 
-pub async fn extracted_text(pool: &PgPool, owner: Uuid, id: Uuid) -> Result<Option<String>> {
+/// A document the caller may read — their own, or one shared with them — and its owner's
+/// handle. The one query that decides read access (see `services::documents`).
+#[derive(Debug, Clone, FromRow)]
+pub struct ReadableRow {
+    #[sqlx(flatten)]
+    pub row: DocumentRow,
+    pub owner_handle: String,
+}
+
+pub async fn get_readable(pool: &PgPool, caller: Uuid, id: Uuid) -> Result<Option<ReadableRow>> {
+    let sql = format!(
+        "SELECT {COLUMNS}, (SELECT handle FROM users WHERE users.id = documents.user_id) AS owner_handle
+           FROM documents
+          WHERE id = $2
+            AND (user_id = $1
+                 OR EXISTS (SELECT 1 FROM shares WHERE document_id = $2 AND recipient_id = $1))"
+    );
+    Ok(sqlx::query_as(AssertSqlSafe(sql))
+        .bind(caller)
+        .bind(id)
+        .fetch_optional(pool)
+        .await?)
+}
+
+/// The document's extracted text (the caller has already been allowed to read it).
+pub async fn extracted_text(pool: &PgPool, id: Uuid) -> Result<Option<String>> {
     let row: Option<(Option<String>,)> =
-        sqlx::query_as("SELECT extracted_text FROM documents WHERE user_id = $1 AND id = $2")
-            .bind(owner)
+        sqlx::query_as("SELECT extracted_text FROM documents WHERE id = $1")
             .bind(id)
             .fetch_optional(pool)
             .await?;
     Ok(row.and_then(|(t,)| t))
 }
 
-/// Deletes the row and returns its object key, if the owner has such a document.
 /// Deletes the owner's document, gives its size back to their quota and puts its object on
 /// the clean-up list (due now), in one statement; the object key, if the document existed.
 pub async fn delete_releasing(

@@ -3,6 +3,7 @@
 //! Queries are plain SQL with bound parameters; the API tests exercise every one of them against
 //! a real database.
 
+pub mod activity;
 pub mod ai_settings;
 pub mod audit;
 pub mod documents;
@@ -11,7 +12,9 @@ pub mod object_cleanup;
 pub mod password_resets;
 pub mod pipeline;
 pub mod quotas;
+pub mod search;
 pub mod sessions;
+pub mod shares;
 pub mod topics;
 pub mod uploads;
 pub mod users;

@@ -10,7 +10,8 @@ use futures::{StreamExt, stream};
 use uuid::Uuid;
 
 use super::Vault;
-use crate::db::documents::{self as q, DocumentRow, FolderFilter, NewDocument, PageAfter};
+use crate::db::activity;
+use crate::db::documents::{self as q, DocumentRow, Filters, FolderFilter, NewDocument, PageAfter};
 use crate::db::object_cleanup as cleanup;
 use crate::db::quotas;
 use crate::error::{Error, Result};
@@ -33,6 +34,8 @@ pub struct TopicRef {
 pub struct Document {
     pub row: DocumentRow,
     pub topics: Vec<TopicRef>,
+    /// The owner's handle when the document is shared with the caller; `None`: the caller's own.
+    pub shared_by: Option<String>,
 }
 
 /// What the client sent: the raw filename and content type it claimed, and the bytes.
@@ -57,6 +60,12 @@ pub struct DocumentChanges {
 
 /// More topics than anyone files one document under; bounds the check and the insert.
 pub const MAX_TOPICS_PER_DOCUMENT: usize = 100;
+
+/// A document the caller may read, and who shared it with them (`None`: their own).
+pub(super) struct Readable {
+    pub row: DocumentRow,
+    pub shared_by: Option<String>,
+}
 
 pub struct Page {
     pub items: Vec<Document>,
@@ -143,6 +152,7 @@ impl Vault {
                 Ok(Document {
                     row,
                     topics: Vec::new(),
+                    shared_by: None,
                 })
             }
             Err(e) => {
@@ -248,22 +258,31 @@ impl Vault {
             }
         }
         let mut tx = self.db.begin().await?;
-        if let Some(name) = &filename
-            && q::rename(&mut *tx, owner, id, name.as_str())
+        if let Some(name) = &filename {
+            if q::rename(&mut *tx, owner, id, name.as_str())
                 .await?
                 .is_none()
-        {
-            return Err(Error::NotFound("document"));
+            {
+                return Err(Error::NotFound("document"));
+            }
+            let detail = serde_json::json!({ "from": row.filename, "to": name.as_str() });
+            activity::record(&mut *tx, id, owner, activity::Kind::Renamed, detail).await?;
         }
-        if let Some(ids) = &topic_ids
-            && !q::set_topics_by_hand(&mut tx, owner, id, ids).await?
-        {
-            return Err(Error::NotFound("document"));
+        if let Some(ids) = &topic_ids {
+            if !q::set_topics_by_hand(&mut tx, owner, id, ids).await? {
+                return Err(Error::NotFound("document"));
+            }
+            let detail = serde_json::json!({ "topic_ids": ids });
+            activity::record(&mut *tx, id, owner, activity::Kind::TopicsSet, detail).await?;
         }
         if let Some(folder) = changes.folder_id
-            && !q::move_to_folder(&mut *tx, owner, id, folder).await?
+            && folder != row.folder_id
         {
-            return Err(Error::NotFound("document"));
+            if !q::move_to_folder(&mut *tx, owner, id, folder).await? {
+                return Err(Error::NotFound("document"));
+            }
+            let detail = serde_json::json!({ "from": row.folder_id, "to": folder });
+            activity::record(&mut *tx, id, owner, activity::Kind::Moved, detail).await?;
         }
         tx.commit().await?;
         let (doc, text) = self.get_document(owner, id).await?;
@@ -287,6 +306,18 @@ impl Vault {
             };
         }
         tracing::info!(document_id = %id, "reclassification requested");
+        let nothing = serde_json::json!({});
+        if let Err(e) = activity::record(
+            &self.db,
+            id,
+            owner,
+            activity::Kind::ReclassifyRequested,
+            nothing,
+        )
+        .await
+        {
+            tracing::warn!(document_id = %id, error = %e.chain(), "cannot record the document's activity");
+        }
         self.publish_job(id).await;
         self.tell(owner, id, Change::Updated, Some("pending")).await;
         self.get_document(owner, id).await
@@ -316,20 +347,14 @@ impl Vault {
     pub async fn list_documents(
         &self,
         owner: Uuid,
-        folder: FolderFilter,
+        filters: &Filters,
         after: Option<PageAfter>,
         limit: i64,
     ) -> Result<Page> {
         let limit = limit.clamp(1, MAX_PAGE_SIZE);
-        if let FolderFilter::In(folder) = folder
-            && crate::db::folders::get(&self.db, owner, folder)
-                .await?
-                .is_none()
-        {
-            return Err(Error::NotFound("folder"));
-        }
+        self.check_filters(owner, filters).await?;
         // One extra row tells whether there is a next page without a COUNT.
-        let mut rows = q::list(&self.db, owner, folder, after, limit + 1).await?;
+        let mut rows = q::list(&self.db, owner, filters, after, limit + 1).await?;
         let next = if rows.len() as i64 > limit {
             rows.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
             rows.last().map(|r| PageAfter {
@@ -343,30 +368,77 @@ impl Vault {
         Ok(Page { items, next })
     }
 
-    pub async fn get_document(&self, owner: Uuid, id: Uuid) -> Result<(Document, Option<String>)> {
-        let row = q::get(&self.db, owner, id)
+    /// A folder or topic named in a filter must be the caller's: 404 rather than an empty page,
+    /// so a mistyped id is not mistaken for an empty folder.
+    pub(super) async fn check_filters(&self, owner: Uuid, filters: &Filters) -> Result<()> {
+        if let FolderFilter::In(folder) = filters.folder
+            && crate::db::folders::get(&self.db, owner, folder)
+                .await?
+                .is_none()
+        {
+            return Err(Error::NotFound("folder"));
+        }
+        if let Some(topic) = filters.topic
+            && q::count_own_topics(&self.db, owner, &[topic]).await? == 0
+        {
+            return Err(Error::NotFound("topic"));
+        }
+        Ok(())
+    }
+
+    /// The one place that decides whether the caller may read a document: theirs, or shared
+    /// with them. Every read route (details, download, content, preview, thumbnail) goes
+    /// through it; every change is owner-only and scoped by owner in its own query. Not
+    /// found and not allowed are the same answer, so nothing tells a stranger it exists.
+    pub(super) async fn readable(&self, caller: Uuid, id: Uuid) -> Result<Readable> {
+        let found = q::get_readable(&self.db, caller, id)
             .await?
             .ok_or(Error::NotFound("document"))?;
-        let text = q::extracted_text(&self.db, owner, id).await?;
-        let doc = self
-            .with_topics(vec![row])
+        let shared_by = (found.row.user_id != caller).then_some(found.owner_handle);
+        Ok(Readable {
+            row: found.row,
+            shared_by,
+        })
+    }
+
+    /// Records that the caller read the document (a recipient's view, anyone's download),
+    /// once per actor and window; a failure to record does not fail the read.
+    pub(super) async fn note_read(&self, caller: Uuid, id: Uuid, kind: activity::Kind) {
+        const WINDOW: std::time::Duration = std::time::Duration::from_secs(600);
+        if let Err(e) = activity::record_once_within(&self.db, id, caller, kind, WINDOW).await {
+            tracing::warn!(document_id = %id, error = %e.chain(), "cannot record the document's activity");
+        }
+    }
+
+    /// The document (the caller's, or shared with them) and its text. A recipient's reading is
+    /// recorded in the document's history.
+    pub async fn get_document(&self, caller: Uuid, id: Uuid) -> Result<(Document, Option<String>)> {
+        let found = self.readable(caller, id).await?;
+        if found.shared_by.is_some() {
+            self.note_read(caller, id, activity::Kind::Viewed).await;
+        }
+        let text = q::extracted_text(&self.db, id).await?;
+        let shared_by = found.shared_by;
+        let mut doc = self
+            .with_topics(vec![found.row])
             .await?
             .pop()
             .ok_or(Error::NotFound("document"))?;
+        doc.shared_by = shared_by;
         Ok((doc, text))
     }
 
-    /// A short-lived URL from which the owner's browser downloads the document straight from
+    /// A short-lived URL from which the caller's browser downloads the document straight from
     /// the object store (as an attachment with its original name and type), and when it stops
-    /// working.
+    /// working. Access is checked when the URL is made: a share revoked later stops the next
+    /// URL, not one already handed out (they last minutes).
     pub async fn download_url(
         &self,
-        owner: Uuid,
+        caller: Uuid,
         id: Uuid,
     ) -> Result<(url::Url, chrono::DateTime<chrono::Utc>)> {
-        let row = q::get(&self.db, owner, id)
-            .await?
-            .ok_or(Error::NotFound("document"))?;
+        let row = self.readable(caller, id).await?.row;
+        self.note_read(caller, id, activity::Kind::Downloaded).await;
         // Taken before signing: the URL works at least until the time we state.
         let expires_at = chrono::Utc::now()
             + chrono::Duration::from_std(DOWNLOAD_URL_TTL)
@@ -383,12 +455,11 @@ impl Vault {
     /// The document and a stream of its bytes.
     pub async fn open_content(
         &self,
-        owner: Uuid,
+        caller: Uuid,
         id: Uuid,
     ) -> Result<(DocumentRow, ByteStream<'static>)> {
-        let row = q::get(&self.db, owner, id)
-            .await?
-            .ok_or(Error::NotFound("document"))?;
+        let row = self.readable(caller, id).await?.row;
+        self.note_read(caller, id, activity::Kind::Downloaded).await;
         let body = self
             .store
             .get_stream(&ObjectKey::from_stored(row.object_key.clone()))
@@ -413,7 +484,7 @@ impl Vault {
         Ok(())
     }
 
-    async fn with_topics(&self, rows: Vec<DocumentRow>) -> Result<Vec<Document>> {
+    pub(super) async fn with_topics(&self, rows: Vec<DocumentRow>) -> Result<Vec<Document>> {
         let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
         let mut by_doc: HashMap<Uuid, Vec<TopicRef>> = HashMap::new();
         if !ids.is_empty() {
@@ -429,7 +500,11 @@ impl Vault {
             .into_iter()
             .map(|row| {
                 let topics = by_doc.remove(&row.id).unwrap_or_default();
-                Document { row, topics }
+                Document {
+                    row,
+                    topics,
+                    shared_by: None,
+                }
             })
             .collect())
     }

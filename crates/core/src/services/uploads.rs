@@ -242,6 +242,7 @@ impl Vault {
                 Ok(Completion::Created(Document {
                     row,
                     topics: Vec::new(),
+                    shared_by: None,
                 }))
             }
             // A concurrent completion won, or the reservation expired meanwhile.
