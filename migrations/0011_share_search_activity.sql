@@ -127,3 +127,18 @@ ALTER TABLE documents ADD COLUMN thumbnail_key text;
 -- Documents from before this migration start their history with their upload.
 INSERT INTO document_activity (document_id, actor_id, kind, created_at)
 SELECT id, user_id, 'uploaded', created_at FROM documents;
+
+-- A deleted document's thumbnail goes on the clean-up list, whichever path deleted the row
+-- (the document's own delete, a folder's, an account's).
+CREATE FUNCTION documents_thumbnail_cleanup() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO object_cleanup (object_key, due_at) VALUES (OLD.thumbnail_key, now())
+    ON CONFLICT (object_key) DO UPDATE SET due_at = EXCLUDED.due_at;
+    RETURN NULL;
+END;
+$$;
+CREATE TRIGGER documents_thumbnail_cleanup
+    AFTER DELETE ON documents
+    FOR EACH ROW WHEN (OLD.thumbnail_key IS NOT NULL)
+    EXECUTE FUNCTION documents_thumbnail_cleanup();

@@ -221,6 +221,13 @@ try {
     await row.getByText(topic).waitFor()
   }
   log('both documents classified with their chips, without a reload')
+  await page.reload()
+  const thumb = page.getByTestId('doc-invoice.pdf').getByTestId('thumbnail')
+  await thumb.waitFor()
+  await page.waitForFunction((img) => img.complete && img.naturalWidth > 0, await thumb.elementHandle())
+  const width = await thumb.evaluate((img) => img.naturalWidth)
+  check(width > 100 && width <= 300, `the PDF's thumbnail loaded (${width} px wide)`)
+  log(`the PDF's first-page thumbnail shows in the list (${width} px wide)`)
   await mainPage(page, 'documents')
 
   step = 'admin'

@@ -79,6 +79,7 @@ fn api_routes(upload_limit: usize) -> OpenApiRouter<AppState> {
         .merge(routes::folders::router())
         .merge(routes::shares::router())
         .merge(routes::search::router())
+        .merge(routes::preview::router())
         .merge(routes::topics::router())
         .merge(routes::auth::router())
         .merge(routes::me::router())

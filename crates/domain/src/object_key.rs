@@ -28,6 +28,11 @@ impl ObjectKey {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// Where the document's thumbnail (a PNG of its first page) is kept: beside its bytes.
+    pub fn thumbnail(&self) -> Self {
+        Self(format!("{}.thumb.png", self.0))
+    }
 }
 
 impl std::fmt::Display for ObjectKey {

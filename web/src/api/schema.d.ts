@@ -308,6 +308,47 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/documents/{id}/preview": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The document's bytes to view in the browser: inline, with its detected type, answering
+         *     `Range: bytes=…` with 206. Served sandboxed (`Content-Security-Policy: sandbox`): nothing in
+         *     a document can run as the app.
+         */
+        get: operations["documents_preview"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/documents/{id}/preview-link": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A link that shows the document in the browser for the next 10 minutes, for viewers that
+         *     cannot send the bearer token (the PDF viewer, `<img>`).
+         */
+        get: operations["documents_preview_link"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/documents/{id}/reclassify": {
         parameters: {
             query?: never;
@@ -364,6 +405,23 @@ export interface paths {
          *     (a download link handed out before lasts at most 5 minutes).
          */
         delete: operations["shares_revoke_share"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/documents/{id}/thumbnail": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The first page as a PNG about 300 px on its longer side (PDFs; made by the worker). */
+        get: operations["documents_thumbnail"];
+        put?: never;
+        post?: never;
+        delete?: never;
         options?: never;
         head?: never;
         patch?: never;
@@ -510,6 +568,23 @@ export interface paths {
          *     when its current access token expires (at most `ACCESS_TOKEN_TTL_SECS`).
          */
         delete: operations["me_end_session"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/me/thumbnail-token": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A token for the thumbnails of every document you may read. */
+        get: operations["me_thumbnail_token"];
+        put?: never;
+        post?: never;
+        delete?: never;
         options?: never;
         head?: never;
         patch?: never;
@@ -829,6 +904,8 @@ export interface components {
              * @description The folder it is filed in; null: the root.
              */
             folder_id?: string | null;
+            /** @description The worker made a thumbnail of the first page (`/api/documents/{id}/thumbnail`). */
+            has_thumbnail: boolean;
             /** Format: uuid */
             id: string;
             /**
@@ -944,6 +1021,18 @@ export interface components {
             password: string;
             /** @description The 6-digit code, or a recovery code, when two-factor sign-in is on. */
             totp_code?: string | null;
+        };
+        MediaLinkDto: {
+            /** Format: date-time */
+            expires_at: string;
+            /** @description A same-origin URL that works without the Authorization header until `expires_at`. */
+            url: string;
+        };
+        MediaTokenDto: {
+            /** Format: date-time */
+            expires_at: string;
+            /** @description Append as `?token=` to `/api/documents/{id}/thumbnail`; stays the same for up to an hour. */
+            token: string;
         };
         PasswordChangeDto: {
             current_password: string;
@@ -2497,6 +2586,141 @@ export interface operations {
             };
         };
     };
+    documents_preview: {
+        parameters: {
+            query?: {
+                /** @description A media token (from `preview-link` or `thumbnail-token`), instead of the bearer token. */
+                token?: string;
+            };
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the bytes, inline */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/pdf": number[];
+                    "text/plain": string;
+                    "image/png": number[];
+                    "image/jpeg": number[];
+                    "image/tiff": number[];
+                };
+            };
+            /** @description the asked range of the bytes */
+            206: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description the body, path or query cannot be read */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the range is outside the document */
+            416: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description a dependency (PostgreSQL, the object store or Redis) is unavailable; retry after Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    documents_preview_link: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MediaLinkDto"];
+                };
+            };
+            /** @description the body, path or query cannot be read */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description no valid access token: missing, malformed, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description a dependency (PostgreSQL, the object store or Redis) is unavailable; retry after Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     documents_reclassify: {
         parameters: {
             query?: never;
@@ -2757,6 +2981,66 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    documents_thumbnail: {
+        parameters: {
+            query?: {
+                /** @description A media token (from `preview-link` or `thumbnail-token`), instead of the bearer token. */
+                token?: string;
+            };
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the thumbnail */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "image/png": number[];
+                };
+            };
+            /** @description the body, path or query cannot be read */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description no such document, or it has no thumbnail */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description a dependency (PostgreSQL, the object store or Redis) is unavailable; retry after Retry-After */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -3301,6 +3585,42 @@ export interface operations {
             };
             /** @description no live sign-in of yours by that id */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description a dependency (PostgreSQL, the object store or Redis) is unavailable; retry after Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    me_thumbnail_token: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MediaTokenDto"];
+                };
+            };
+            401: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -71,6 +71,8 @@ pub struct DocumentDto {
     /// The owner's handle when the document is shared with you (you may view and download it,
     /// not change it; its topics are the owner's); null for your own documents.
     pub shared_by: Option<String>,
+    /// The worker made a thumbnail of the first page (`/api/documents/{id}/thumbnail`).
+    pub has_thumbnail: bool,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -84,6 +86,7 @@ impl From<Document> for DocumentDto {
             // The owner's folders are the owner's business.
             folder_id: r.folder_id.filter(|_| d.shared_by.is_none()),
             shared_by: d.shared_by,
+            has_thumbnail: r.thumbnail_key.is_some(),
             content_type: r.content_type,
             size_bytes: r.size_bytes,
             status: r.status,

@@ -9,6 +9,7 @@ pub mod folders;
 pub mod health;
 pub mod me;
 pub mod metrics;
+pub mod preview;
 pub mod search;
 pub mod settings;
 pub mod shares;

@@ -85,7 +85,7 @@ pub struct SearchPage {
         (status = 200, body = SearchPage),
         (status = 400, description = "a bad limit, cursor, folder id or date", body = ErrorBody),
         (status = 404, description = "no folder or topic of yours by that id", body = ErrorBody),
-        (status = 422, description = "an empty or too long query (`invalid_query`)", body = ErrorBody),
+        (status = 422, description = "an empty or too long query (`invalid_search`)", body = ErrorBody),
         (status = 503, body = ErrorBody),
     )
 )]

@@ -38,6 +38,7 @@ fn done() -> Processed {
         text: "text".into(),
         truncated: false,
         topic_ids: Vec::new(),
+        thumbnail_key: None,
     }
 }
 

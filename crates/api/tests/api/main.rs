@@ -18,6 +18,7 @@ mod migrations;
 mod ownership;
 mod password_reset;
 mod pipeline;
+mod preview;
 mod quota;
 mod roles;
 mod search;

@@ -101,7 +101,7 @@ async fn inflections_in_both_languages_accents_and_operators() {
         let (status, body) = app
             .get_json(&format!("/api/search?{}", encode(&[("q", q)])))
             .await;
-        app.assert_error((status, body), 422, "invalid_query");
+        app.assert_error((status, body), 422, "invalid_search");
     }
     let (status, body) = app.get_json("/api/search?q=a&cursor=zzz").await;
     app.assert_error((status, body), 400, "invalid_cursor");

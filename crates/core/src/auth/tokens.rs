@@ -35,6 +35,7 @@ pub struct TokenKeys {
     decoding: DecodingKey,
     validation: Validation,
     csrf_key: [u8; 32],
+    media_key: [u8; 32],
     pub access_ttl: Duration,
 }
 
@@ -57,6 +58,7 @@ impl TokenKeys {
             decoding: DecodingKey::from_secret(&jwt_key),
             validation,
             csrf_key: sealer.derive_key("csrf"),
+            media_key: sealer.derive_key("media-links"),
             access_ttl,
         }
     }
@@ -97,6 +99,79 @@ impl TokenKeys {
 
     pub fn csrf_matches(&self, family: Uuid, presented: &str) -> bool {
         super::constant_time_eq(self.csrf_token(family).as_bytes(), presented.as_bytes())
+    }
+
+    /// A media link's token: lets `<img src>` and the PDF viewer (which send no Authorization
+    /// header) fetch `purpose` for `scope` (a document, or nil for all of the user's) as `user`
+    /// until `exp` (Unix seconds), while the user's token version is `version` — so "sign out
+    /// everywhere" ends media links too. `{user}.{version}.{exp}.{mac}`, URL-safe.
+    pub fn media_token(
+        &self,
+        purpose: &str,
+        user: Uuid,
+        version: i32,
+        scope: Uuid,
+        exp: i64,
+    ) -> String {
+        use base64::Engine;
+        let mac = self.media_mac(purpose, user, version, scope, exp);
+        let mac = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(mac);
+        format!("{}.{version}.{exp}.{mac}", user.simple())
+    }
+
+    /// The user and token version of a media token for `purpose` and `scope` that is genuine and
+    /// not expired.
+    pub fn media_verify(&self, token: &str, purpose: &str, scope: Uuid) -> Option<(Uuid, i32)> {
+        use base64::Engine;
+        let mut parts = token.split('.');
+        let user = Uuid::parse_str(parts.next()?).ok()?;
+        let version: i32 = parts.next()?.parse().ok()?;
+        let exp: i64 = parts.next()?.parse().ok()?;
+        let mac = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(parts.next()?)
+            .ok()?;
+        if parts.next().is_some() || exp < chrono::Utc::now().timestamp() {
+            return None;
+        }
+        let want = self.media_mac(purpose, user, version, scope, exp);
+        super::constant_time_eq(&want, &mac).then_some((user, version))
+    }
+
+    fn media_mac(&self, purpose: &str, user: Uuid, version: i32, scope: Uuid, exp: i64) -> Vec<u8> {
+        let Ok(mut mac) = hmac::Hmac::<sha2::Sha256>::new_from_slice(&self.media_key) else {
+            unreachable!("HMAC takes a key of any length");
+        };
+        mac.update(format!("{purpose}\n{user}\n{version}\n{scope}\n{exp}").as_bytes());
+        mac.finalize().into_bytes().to_vec()
+    }
+}
+
+#[cfg(test)]
+mod media_tests {
+    use super::*;
+    use crate::Secret;
+
+    #[test]
+    fn media_tokens_are_bound_to_purpose_scope_and_time() {
+        let keys = TokenKeys::new(
+            &Sealer::new(&Secret::new("k".repeat(40))),
+            Duration::from_secs(60),
+        );
+        let (user, doc) = (Uuid::new_v4(), Uuid::new_v4());
+        let exp = chrono::Utc::now().timestamp() + 60;
+        let token = keys.media_token("preview", user, 3, doc, exp);
+        assert_eq!(keys.media_verify(&token, "preview", doc), Some((user, 3)));
+        assert_eq!(keys.media_verify(&token, "thumbnail", doc), None);
+        assert_eq!(keys.media_verify(&token, "preview", Uuid::new_v4()), None);
+        let old = keys.media_token("preview", user, 3, doc, exp - 120);
+        assert_eq!(keys.media_verify(&old, "preview", doc), None);
+        let forged = token.replacen(".3.", ".4.", 1);
+        assert_eq!(keys.media_verify(&forged, "preview", doc), None);
+        let other = TokenKeys::new(
+            &Sealer::new(&Secret::new("x".repeat(40))),
+            Duration::from_secs(60),
+        );
+        assert_eq!(other.media_verify(&token, "preview", doc), None);
     }
 }
 

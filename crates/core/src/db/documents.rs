@@ -29,6 +29,8 @@ pub struct DocumentRow {
     pub text_truncated: bool,
     /// The owner set the topics by hand; classification leaves them alone.
     pub topics_by_hand: bool,
+    /// Where the first page's thumbnail is stored, if the worker made one.
+    pub thumbnail_key: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -52,7 +54,7 @@ pub struct NewDocument<'a> {
     pub size_bytes: i64,
 }
 
-pub(crate) const COLUMNS: &str = "id, user_id, filename, folder_id, object_key, content_type, size_bytes, status, error, text_truncated, topics_by_hand, created_at, updated_at";
+pub(crate) const COLUMNS: &str = "id, user_id, filename, folder_id, object_key, content_type, size_bytes, status, error, text_truncated, topics_by_hand, thumbnail_key, created_at, updated_at";
 
 /// Records the document, charges its size to the owner's quota and claims its object (off
 /// the clean-up list) in one statement: all of it, or — if the size does not fit in what is

@@ -78,16 +78,21 @@ pub async fn finish(pool: &PgPool, id: Uuid, attempt: i32, done: &Processed) -> 
     // `topics_by_hand` as it is once this row is locked: a person's edit that committed while
     // the attempt ran is seen here (and one that comes later waits for this transaction).
     let by_hand: Option<bool> = sqlx::query_scalar(
-        "UPDATE documents
-            SET status = 'classified', extracted_text = $3, text_truncated = $4, error = NULL,
-                lease_until = NULL, processed_at = now()
-          WHERE id = $1 AND attempts = $2 AND status = 'processing'
-      RETURNING topics_by_hand",
+        "WITH done AS (
+              UPDATE documents
+                 SET status = 'classified', extracted_text = $3, text_truncated = $4, error = NULL,
+                     lease_until = NULL, processed_at = now(), thumbnail_key = $5
+               WHERE id = $1 AND attempts = $2 AND status = 'processing'
+           RETURNING topics_by_hand),
+              claimed AS (
+              DELETE FROM object_cleanup WHERE object_key = $5 AND EXISTS (SELECT 1 FROM done))
+         SELECT topics_by_hand FROM done",
     )
     .bind(id)
     .bind(attempt)
     .bind(&done.text)
     .bind(done.truncated)
+    .bind(done.thumbnail_key.as_deref())
     .fetch_optional(&mut *tx)
     .await?;
     match by_hand {

@@ -19,7 +19,7 @@ use docuvault_domain::FileKind;
 use futures::StreamExt;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use super::JobError;
+use super::{JobError, thumbnail};
 use crate::storage::ByteStream;
 
 /// The most text kept from one document by default (bytes of UTF-8; `EXTRACT_MAX_TEXT_BYTES`).
@@ -33,6 +33,8 @@ pub struct Extracted {
     pub text: String,
     /// The text went on past `max_bytes` and was cut there.
     pub truncated: bool,
+    /// A PNG of the first page (PDFs), for the document list; `None` if it could not be made.
+    pub thumbnail: Option<Vec<u8>>,
 }
 
 /// The text of a document whose bytes arrive as `body`: at most `max_bytes` of it.
@@ -42,8 +44,8 @@ pub async fn extract(
     timeout: Duration,
     max_bytes: usize,
 ) -> Result<Extracted, JobError> {
-    let (raw, truncated) = match kind {
-        FileKind::PlainText => read_bounded(body, max_bytes).await?,
+    let ((raw, truncated), thumbnail) = match kind {
+        FileKind::PlainText => (read_bounded(body, max_bytes).await?, None),
         FileKind::Pdf => pdf_text(body, timeout, max_bytes).await?,
         FileKind::Png | FileKind::Jpeg | FileKind::Tiff => {
             return Err(JobError::Permanent(
@@ -61,7 +63,11 @@ pub async fn extract(
             _ => "no text to classify: the file holds only white space".into(),
         }));
     }
-    Ok(Extracted { text, truncated })
+    Ok(Extracted {
+        text,
+        truncated,
+        thumbnail,
+    })
 }
 
 /// Up to `limit` bytes of `body`, and whether there was more.
@@ -114,7 +120,7 @@ fn windows_1252(b: u8) -> char {
 }
 
 /// A temporary file removed when dropped, whatever happens in between.
-struct TempFile(PathBuf);
+pub(super) struct TempFile(pub(super) PathBuf);
 
 impl Drop for TempFile {
     fn drop(&mut self) {
@@ -136,11 +142,12 @@ fn temp_file_error(e: std::io::Error) -> JobError {
     JobError::internal("the server could not write a temporary file", e)
 }
 
+/// The PDF's text (and whether it was cut), and a thumbnail of its first page.
 async fn pdf_text(
     mut body: ByteStream<'_>,
     timeout: Duration,
     max_bytes: usize,
-) -> Result<(Vec<u8>, bool), JobError> {
+) -> Result<((Vec<u8>, bool), Option<Vec<u8>>), JobError> {
     // pdftotext needs to seek, so the PDF goes to a private temporary file first.
     let file =
         TempFile(std::env::temp_dir().join(format!("docuvault-{}.pdf", uuid::Uuid::new_v4())));
@@ -151,20 +158,32 @@ async fn pdf_text(
     }
     out.flush().await.map_err(temp_file_error)?;
     drop(out);
-    run_pdftotext(&file.0, timeout, max_bytes).await
+    let text = run_pdftotext(&file.0, timeout, max_bytes).await?;
+    let thumbnail = thumbnail::render(&file.0, timeout).await;
+    Ok((text, thumbnail))
 }
 
-fn pdftotext_command(path: &Path, cpu_secs: u64, limited: bool) -> tokio::process::Command {
-    let mut cmd = if limited {
+/// `program` under `prlimit` (address space and CPU time bounded), or alone when `limited` is
+/// false (no util-linux; the caller's wall-clock timeout still bounds it).
+pub(super) fn bounded_command(
+    program: &str,
+    cpu_secs: u64,
+    limited: bool,
+) -> tokio::process::Command {
+    if limited {
         let mut c = tokio::process::Command::new("prlimit");
         c.arg(format!("--as={PDF_MEMORY_LIMIT}"))
             .arg(format!("--cpu={cpu_secs}"))
             .arg("--")
-            .arg("pdftotext");
+            .arg(program);
         c
     } else {
-        tokio::process::Command::new("pdftotext")
-    };
+        tokio::process::Command::new(program)
+    }
+}
+
+fn pdftotext_command(path: &Path, cpu_secs: u64, limited: bool) -> tokio::process::Command {
+    let mut cmd = bounded_command("pdftotext", cpu_secs, limited);
     cmd.args(["-q", "-enc", "UTF-8", "-eol", "unix"])
         .arg(path)
         .arg("-")

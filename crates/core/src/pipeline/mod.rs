@@ -7,6 +7,7 @@
 //! worker finishing late, leaves the same final state.
 
 pub mod extract;
+pub mod thumbnail;
 pub mod worker;
 
 use std::panic::AssertUnwindSafe;
@@ -78,7 +79,12 @@ pub struct Processed {
     /// The text was cut at the extraction bound.
     pub truncated: bool,
     pub topic_ids: Vec<Uuid>,
+    /// Where the first page's thumbnail was stored, if one was made.
+    pub thumbnail_key: Option<String>,
 }
+
+/// How long a stored thumbnail may wait for its document's result before a worker deletes it.
+const THUMBNAIL_ORPHAN_AFTER: std::time::Duration = std::time::Duration::from_secs(3600);
 
 /// The longest error a document shows (a provider's message can be long).
 const MAX_REASON_CHARS: usize = 500;
@@ -264,10 +270,15 @@ impl Pipeline {
             truncated = extracted.truncated,
             "text extracted"
         );
+        let thumbnail_key = match extracted.thumbnail {
+            Some(png) => self.store_thumbnail(&key, png).await,
+            None => None,
+        };
         let mut done = Processed {
             text: extracted.text,
             truncated: extracted.truncated,
             topic_ids: Vec::new(),
+            thumbnail_key,
         };
         let topics = q::topics_of(&self.db, job.user_id).await?;
         if topics.is_empty() {
@@ -289,6 +300,27 @@ impl Pipeline {
             .map(|t| t.id)
             .collect();
         Ok(done)
+    }
+
+    /// Stores a thumbnail beside the document's bytes; its key, or `None` if it could not be
+    /// stored (the document does not need one). Put on the clean-up list first, like an
+    /// upload: `finish` claims it, and if the document is gone by then a worker deletes it.
+    async fn store_thumbnail(&self, document: &ObjectKey, png: Vec<u8>) -> Option<String> {
+        let key = document.thumbnail();
+        let stored = async {
+            crate::db::object_cleanup::schedule(&self.db, key.as_str(), THUMBNAIL_ORPHAN_AFTER)
+                .await?;
+            let chunk: crate::Result<bytes::Bytes> = Ok(bytes::Bytes::from(png));
+            let body = futures::StreamExt::boxed(futures::stream::iter([chunk]));
+            self.store.put_stream(&key, "image/png", body).await
+        };
+        match stored.await {
+            Ok(_) => Some(key.as_str().to_owned()),
+            Err(e) => {
+                tracing::warn!(error = %e.chain(), "the thumbnail could not be stored");
+                None
+            }
+        }
     }
 
     /// Writes the attempt's result; a transient error becomes a retry until the attempts run out.

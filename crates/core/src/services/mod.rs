@@ -6,6 +6,7 @@ pub mod admin;
 pub mod documents;
 pub mod folders;
 pub mod password_reset;
+pub mod preview;
 pub mod search;
 pub mod settings;
 pub mod shares;

@@ -46,7 +46,7 @@ impl Vault {
         let raw = raw.trim();
         if raw.is_empty() || raw.chars().count() > MAX_QUERY_CHARS {
             return Err(invalid(
-                "invalid_query",
+                "invalid_search",
                 format!("the search needs 1 to {MAX_QUERY_CHARS} characters"),
             ));
         }

@@ -101,6 +101,10 @@ pub trait ObjectStore: Send + Sync + std::fmt::Debug {
     async fn size_of(&self, key: &ObjectKey) -> Result<Option<u64>>;
 
     /// Up to the first `len` bytes of the object under `key` (`NotFound` if there is none).
+    /// Bytes `start..=end` of the object, streamed (for HTTP Range requests).
+    async fn get_range(&self, key: &ObjectKey, start: u64, end: u64)
+    -> Result<ByteStream<'static>>;
+
     async fn read_prefix(&self, key: &ObjectKey, len: usize) -> Result<Bytes>;
 
     /// The origin (`https://host:port`) browsers send presigned requests to, for the web app's

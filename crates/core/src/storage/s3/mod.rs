@@ -385,6 +385,38 @@ impl ObjectStore for S3Store {
             .boxed())
     }
 
+    async fn get_range(
+        &self,
+        key: &ObjectKey,
+        start: u64,
+        end: u64,
+    ) -> Result<ByteStream<'static>> {
+        let url = self
+            .bucket
+            .get_object(Some(&self.credentials), key.as_str())
+            .sign(SIGN_TTL);
+        let req = self
+            .http
+            .get(url)
+            .header(reqwest::header::RANGE, format!("bytes={start}-{end}"));
+        let resp = self.send(req, "GET object range").await?;
+        if resp.status() == StatusCode::NOT_FOUND {
+            return Err(Error::NotFound("document content"));
+        }
+        let resp = expect_success(resp, "GET object range").await?;
+        if resp.status() != StatusCode::PARTIAL_CONTENT {
+            // A store that ignores Range would send the whole object where a part was promised.
+            return Err(Error::Internal(anyhow!(
+                "the object store answered a range request with {}",
+                resp.status()
+            )));
+        }
+        Ok(resp
+            .bytes_stream()
+            .map_err(|e| transport_error(e, "GET object range body"))
+            .boxed())
+    }
+
     async fn delete(&self, key: &ObjectKey) -> Result<()> {
         let url = self
             .bucket
