@@ -3910,7 +3910,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description an empty or too long query (`invalid_query`) */
+            /** @description an empty or too long query (`invalid_search`) */
             422: {
                 headers: {
                     [name: string]: unknown;
