@@ -2090,8 +2090,8 @@ export interface operations {
                 /** @description The `next_cursor` of the previous page. */
                 cursor?: string;
                 /**
-                 * @description Only the documents filed directly in this folder, or `root` for those in no folder;
-                 *     without it, every document.
+                 * @description Only your documents filed directly in this folder, or `root` for those in no folder
+                 *     (documents shared with you are in none of your folders); without it, everywhere.
                  */
                 folder_id?: string;
                 /** @description Only the documents with this topic (one of yours). */
@@ -3856,13 +3856,13 @@ export interface operations {
                 /** @description The `next_cursor` of the previous page. */
                 cursor?: string;
                 /**
-                 * @description Only your documents filed directly in this folder, or `root`; shared documents are in
-                 *     none of your folders, so this leaves them out.
+                 * @description Only your documents filed directly in this folder, or `root` for those in no folder
+                 *     (documents shared with you are in none of your folders); without it, everywhere.
                  */
                 folder_id?: string;
-                /** @description Only documents with this topic (one of yours). */
+                /** @description Only the documents with this topic (one of yours). */
                 topic_id?: string;
-                /** @description Only documents in this state. */
+                /** @description Only the documents in this state. */
                 status?: "pending" | "processing" | "classified" | "failed";
                 /** @description Uploaded on or after this day (`YYYY-MM-DD`, UTC) or instant (RFC 3339). */
                 from?: string;

@@ -6,8 +6,6 @@ use axum::extract::multipart::MultipartRejection;
 use axum::extract::{Multipart, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 use futures::{StreamExt, TryStreamExt};
 use serde::{Deserialize, Serialize};
@@ -16,12 +14,13 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
+use super::listing::{FilterParams, decode_time_cursor, encode_time_cursor, page_limit};
 use crate::app::AppState;
 use crate::auth::AuthUser;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{Json, Path, Query};
 use docuvault_core::Error;
-use docuvault_core::db::documents::{Filters, FolderFilter, PageAfter};
+use docuvault_core::db::documents::PageAfter;
 use docuvault_core::services::documents::{Document, DocumentChanges, Upload};
 use docuvault_domain::filename::content_disposition;
 
@@ -140,95 +139,6 @@ pub struct ListParams {
     pub limit: Option<i64>,
     /// The `next_cursor` of the previous page.
     pub cursor: Option<String>,
-    /// Only the documents filed directly in this folder, or `root` for those in no folder;
-    /// without it, every document.
-    #[param(
-        pattern = "^(root|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$"
-    )]
-    pub folder_id: Option<String>,
-    /// Only the documents with this topic (one of yours).
-    pub topic_id: Option<Uuid>,
-    /// Only the documents in this state.
-    #[param(inline)]
-    pub status: Option<StatusParam>,
-    /// Uploaded on or after this day (`YYYY-MM-DD`, UTC) or instant (RFC 3339).
-    pub from: Option<String>,
-    /// Uploaded on or before this day (`YYYY-MM-DD`, UTC), or before this instant (RFC 3339).
-    pub to: Option<String>,
-}
-
-/// A document's processing state, as a filter.
-#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum StatusParam {
-    Pending,
-    Processing,
-    Classified,
-    Failed,
-}
-
-impl StatusParam {
-    fn as_str(self) -> &'static str {
-        match self {
-            Self::Pending => "pending",
-            Self::Processing => "processing",
-            Self::Classified => "classified",
-            Self::Failed => "failed",
-        }
-    }
-}
-
-/// The filters a list or a search narrows to, from their query parameters.
-pub(crate) fn parse_filters(
-    folder_id: Option<&str>,
-    topic_id: Option<Uuid>,
-    status: Option<StatusParam>,
-    from: Option<&str>,
-    to: Option<&str>,
-) -> Result<Filters, ApiError> {
-    let folder = match folder_id {
-        None => FolderFilter::Any,
-        Some("root") => FolderFilter::Root,
-        Some(id) => FolderFilter::In(Uuid::parse_str(id).map_err(|_| {
-            ApiError::new("invalid_folder_id", "folder_id is a folder's id or `root`")
-        })?),
-    };
-    let from = from.map(|v| parse_bound(v, false)).transpose()?;
-    let to = to.map(|v| parse_bound(v, true)).transpose()?;
-    if let (Some(from), Some(to)) = (from, to)
-        && from >= to
-    {
-        return Err(ApiError::new(
-            "invalid_date_range",
-            "`from` must be before `to`",
-        ));
-    }
-    Ok(Filters {
-        folder,
-        topic: topic_id,
-        status: status.map(|s| s.as_str().to_owned()),
-        from,
-        to,
-    })
-}
-
-/// A day (`to`: the whole day is included, so the bound is the next midnight) or an instant.
-fn parse_bound(raw: &str, end: bool) -> Result<DateTime<Utc>, ApiError> {
-    if let Ok(at) = DateTime::parse_from_rfc3339(raw) {
-        return Ok(at.with_timezone(&Utc));
-    }
-    let day = chrono::NaiveDate::parse_from_str(raw, "%Y-%m-%d").map_err(|_| {
-        ApiError::new(
-            "invalid_date",
-            "dates are YYYY-MM-DD or RFC 3339 (2026-05-01T12:00:00Z)",
-        )
-    })?;
-    let day = if end {
-        day.succ_opt().unwrap_or(day)
-    } else {
-        day
-    };
-    Ok(day.and_time(chrono::NaiveTime::MIN).and_utc())
 }
 
 /// Upload a document (multipart field `file`). The content decides the type; it is stored and
@@ -295,23 +205,18 @@ fn invalid_multipart(e: &axum::extract::multipart::MultipartError, limit: u64) -
 /// List your documents, newest first, one page at a time, optionally narrowed by folder,
 /// topic, state and upload date.
 #[utoipa::path(
-    get, path = "/api/documents", tag = "documents", params(ListParams),
+    get, path = "/api/documents", tag = "documents", params(ListParams, FilterParams),
     responses((status = 200, body = DocumentPage), (status = 400, body = ErrorBody), (status = 404, description = "no folder or topic of yours by that id", body = ErrorBody))
 )]
 async fn list(
     State(state): State<AppState>,
     AuthUser(caller): AuthUser,
     Query(p): Query<ListParams>,
+    Query(f): Query<FilterParams>,
 ) -> Result<Json<DocumentPage>, ApiError> {
     let limit = page_limit(p.limit)?;
     let after = p.cursor.as_deref().map(decode_cursor).transpose()?;
-    let filters = parse_filters(
-        p.folder_id.as_deref(),
-        p.topic_id,
-        p.status,
-        p.from.as_deref(),
-        p.to.as_deref(),
-    )?;
+    let filters = f.filters()?;
     let page = state
         .vault
         .list_documents(caller.id, &filters, after, limit)
@@ -329,37 +234,6 @@ fn encode_cursor(after: PageAfter) -> String {
 fn decode_cursor(raw: &str) -> Result<PageAfter, ApiError> {
     let (created_at, id) = decode_time_cursor(raw)?;
     Ok(PageAfter { created_at, id })
-}
-
-/// A keyset cursor over (instant, id), opaque to clients.
-pub(crate) fn encode_time_cursor(at: DateTime<Utc>, id: Uuid) -> String {
-    URL_SAFE_NO_PAD.encode(format!("{}.{id}", at.timestamp_micros()))
-}
-
-pub(crate) fn decode_time_cursor(raw: &str) -> Result<(DateTime<Utc>, Uuid), ApiError> {
-    let invalid = || ApiError::new("invalid_cursor", "cursor is not one this API returned");
-    let bytes = URL_SAFE_NO_PAD.decode(raw).map_err(|_| invalid())?;
-    let text = std::str::from_utf8(&bytes).map_err(|_| invalid())?;
-    let (micros, id) = text.split_once('.').ok_or_else(invalid)?;
-    let at = micros
-        .parse::<i64>()
-        .ok()
-        .and_then(DateTime::from_timestamp_micros)
-        .ok_or_else(invalid)?;
-    let id = Uuid::parse_str(id).map_err(|_| invalid())?;
-    Ok((at, id))
-}
-
-/// The page size of a list: 1 to 100, 50 unless asked.
-pub(crate) fn page_limit(limit: Option<i64>) -> Result<i64, ApiError> {
-    let limit = limit.unwrap_or(50);
-    if !(1..=100).contains(&limit) {
-        return Err(ApiError::new(
-            "invalid_limit",
-            "limit must be between 1 and 100",
-        ));
-    }
-    Ok(limit)
 }
 
 /// One document (yours, or shared with you), with its extracted text.
@@ -538,6 +412,8 @@ async fn content(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
     #[test]
     fn cursor_round_trips() {

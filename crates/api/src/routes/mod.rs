@@ -7,6 +7,7 @@ pub mod documents;
 pub mod events;
 pub mod folders;
 pub mod health;
+pub mod listing;
 pub mod me;
 pub mod metrics;
 pub mod preview;

@@ -10,7 +10,8 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
-use super::documents::{DocumentDto, StatusParam, page_limit, parse_filters};
+use super::documents::DocumentDto;
+use super::listing::{FilterParams, page_limit};
 use crate::app::AppState;
 use crate::auth::AuthUser;
 use crate::error::{ApiError, ErrorBody};
@@ -36,21 +37,6 @@ pub struct SearchParams {
     pub limit: Option<i64>,
     /// The `next_cursor` of the previous page.
     pub cursor: Option<String>,
-    /// Only your documents filed directly in this folder, or `root`; shared documents are in
-    /// none of your folders, so this leaves them out.
-    #[param(
-        pattern = "^(root|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$"
-    )]
-    pub folder_id: Option<String>,
-    /// Only documents with this topic (one of yours).
-    pub topic_id: Option<Uuid>,
-    /// Only documents in this state.
-    #[param(inline)]
-    pub status: Option<StatusParam>,
-    /// Uploaded on or after this day (`YYYY-MM-DD`, UTC) or instant (RFC 3339).
-    pub from: Option<String>,
-    /// Uploaded on or before this day (`YYYY-MM-DD`, UTC), or before this instant (RFC 3339).
-    pub to: Option<String>,
 }
 
 /// A piece of the snippet; `hit` marks the words that matched.
@@ -80,7 +66,7 @@ pub struct SearchPage {
 
 /// Search your documents and those shared with you.
 #[utoipa::path(
-    get, path = "/api/search", tag = "documents", params(SearchParams),
+    get, path = "/api/search", tag = "documents", params(SearchParams, FilterParams),
     responses(
         (status = 200, body = SearchPage),
         (status = 400, description = "a bad limit, cursor, folder id or date", body = ErrorBody),
@@ -93,16 +79,11 @@ async fn search(
     State(state): State<AppState>,
     AuthUser(caller): AuthUser,
     Query(p): Query<SearchParams>,
+    Query(f): Query<FilterParams>,
 ) -> Result<Json<SearchPage>, ApiError> {
     let limit = page_limit(p.limit)?;
     let after = p.cursor.as_deref().map(decode_cursor).transpose()?;
-    let filters = parse_filters(
-        p.folder_id.as_deref(),
-        p.topic_id,
-        p.status,
-        p.from.as_deref(),
-        p.to.as_deref(),
-    )?;
+    let filters = f.filters()?;
     let page = state
         .vault
         .search(caller.id, &p.q, &filters, after, limit)

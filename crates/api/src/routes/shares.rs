@@ -10,7 +10,8 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
-use super::documents::{DocumentDto, decode_time_cursor, encode_time_cursor, page_limit};
+use super::documents::DocumentDto;
+use super::listing::{decode_time_cursor, encode_time_cursor, page_limit};
 use crate::app::AppState;
 use crate::auth::{AuthUser, Meta};
 use crate::error::{ApiError, ErrorBody};
@@ -243,13 +244,10 @@ async fn activity(
     Query(p): Query<ActivityParams>,
 ) -> Result<Json<ActivityPage>, ApiError> {
     let limit = page_limit(p.limit)?;
-    let mut rows = state
+    let (rows, next_before) = state
         .vault
-        .activity_of(caller.id, id, p.before, limit + 1)
+        .activity_of(caller.id, id, p.before, limit)
         .await?;
-    let more = rows.len() as i64 > limit;
-    rows.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
-    let next_before = more.then(|| rows.last().map(|r| r.id)).flatten();
     Ok(Json(ActivityPage {
         items: rows.into_iter().map(ActivityDto::from).collect(),
         next_before,

@@ -5,7 +5,7 @@
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, text_file};
+use crate::helpers::{TestApp, filenames, text_file};
 
 async fn folder(app: &TestApp, name: &str, parent: Option<&str>) -> String {
     let (status, f) = app
@@ -29,12 +29,7 @@ async fn names_in(app: &TestApp, filter: &str) -> Vec<String> {
         .get_json(&format!("/api/documents?folder_id={filter}"))
         .await;
     assert_eq!(status, 200, "{page}");
-    page["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|d| d["filename"].as_str().unwrap().to_owned())
-        .collect()
+    filenames(&page)
 }
 
 #[tokio::test]

@@ -516,6 +516,16 @@ impl TestApp {
     }
 }
 
+/// The filenames of a page of documents (`{"items": [...]}`), in order.
+pub fn filenames(page: &serde_json::Value) -> Vec<String> {
+    page["items"]
+        .as_array()
+        .expect("a page of items")
+        .iter()
+        .map(|d| d["filename"].as_str().expect("a filename").to_owned())
+        .collect()
+}
+
 /// A text file of exactly `len` bytes, different for each `seed`.
 pub fn text_file(seed: usize, len: usize) -> Vec<u8> {
     let line = format!("Letter {seed}: the lease of the flat, the invoice for the office. ");

@@ -4,7 +4,7 @@
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::helpers::TestApp;
+use crate::helpers::{TestApp, filenames};
 
 async fn search(app: &TestApp, query: &str) -> Value {
     let (status, page) = app
@@ -18,15 +18,6 @@ fn encode(pairs: &[(&str, &str)]) -> String {
     url::form_urlencoded::Serializer::new(String::new())
         .extend_pairs(pairs)
         .finish()
-}
-
-fn names(page: &Value) -> Vec<String> {
-    page["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|d| d["filename"].as_str().unwrap().to_owned())
-        .collect()
 }
 
 #[tokio::test]
@@ -52,32 +43,32 @@ async fn inflections_in_both_languages_accents_and_operators() {
     app.process_all().await;
 
     // German plural finds the singular; English plural finds the singular.
-    assert_eq!(names(&search(&app, "Rechnungen").await), ["strom.txt"]);
-    let invoices = names(&search(&app, "invoices").await);
+    assert_eq!(filenames(&search(&app, "Rechnungen").await), ["strom.txt"]);
+    let invoices = filenames(&search(&app, "invoices").await);
     // The filename match (weight A) ranks above the text match.
     assert_eq!(invoices, ["invoice-2026.txt", "garden.txt"]);
     // Accents do not matter, either way round.
-    assert_eq!(names(&search(&app, "muller").await), ["menu.txt"]);
-    assert_eq!(names(&search(&app, "grusse").await), ["strom.txt"]);
-    let mut cafe = names(&search(&app, "café").await);
+    assert_eq!(filenames(&search(&app, "muller").await), ["menu.txt"]);
+    assert_eq!(filenames(&search(&app, "grusse").await), ["strom.txt"]);
+    let mut cafe = filenames(&search(&app, "café").await);
     cafe.sort();
     assert_eq!(cafe, ["garden.txt", "menu.txt"]);
     // Phrases keep their order; `-word` leaves out; `or` widens.
     assert_eq!(
-        names(&search(&app, "\"garden work\"").await),
+        filenames(&search(&app, "\"garden work\"").await),
         ["garden.txt"]
     );
-    assert!(names(&search(&app, "\"work garden\"").await).is_empty());
+    assert!(filenames(&search(&app, "\"work garden\"").await).is_empty());
     assert_eq!(
-        names(&search(&app, "invoice -garden").await),
+        filenames(&search(&app, "invoice -garden").await),
         ["invoice-2026.txt"]
     );
-    let mut either = names(&search(&app, "stadtwerke or speisekarte").await);
+    let mut either = filenames(&search(&app, "stadtwerke or speisekarte").await);
     either.sort();
     assert_eq!(either, ["menu.txt", "strom.txt"]);
     // The word being typed matches as a prefix.
-    assert_eq!(names(&search(&app, "Stadtwer").await), ["strom.txt"]);
-    assert_eq!(names(&search(&app, "April gard").await), ["garden.txt"]);
+    assert_eq!(filenames(&search(&app, "Stadtwer").await), ["strom.txt"]);
+    assert_eq!(filenames(&search(&app, "April gard").await), ["garden.txt"]);
 
     // The snippet is plain text pieces with the matching words marked.
     let page = search(&app, "Rechnungen").await;
@@ -96,7 +87,7 @@ async fn inflections_in_both_languages_accents_and_operators() {
     assert!(page["items"][0]["rank"].as_f64().unwrap() > 0.0);
 
     // Nothing that is not asked for; clear errors for what cannot be a search.
-    assert!(names(&search(&app, "elephant").await).is_empty());
+    assert!(filenames(&search(&app, "elephant").await).is_empty());
     for q in ["", "   ", &"x".repeat(201)] {
         let (status, body) = app
             .get_json(&format!("/api/search?{}", encode(&[("q", q)])))
@@ -130,7 +121,7 @@ async fn others_documents_stay_out_until_shared_and_filters_narrow() {
         .await;
     app.process_all().await;
 
-    assert_eq!(names(&search(&app, "rechnung").await), ["mine.txt"]);
+    assert_eq!(filenames(&search(&app, "rechnung").await), ["mine.txt"]);
     let resp = bob
         .client
         .post(app.url(&format!(
@@ -143,7 +134,7 @@ async fn others_documents_stay_out_until_shared_and_filters_narrow() {
         .unwrap();
     assert_eq!(resp.status(), 201);
     let page = search(&app, "rechnung").await;
-    let mut found = names(&page);
+    let mut found = filenames(&page);
     found.sort();
     assert_eq!(found, ["bob.txt", "mine.txt"]);
     let shared = page["items"]
@@ -173,11 +164,11 @@ async fn others_documents_stay_out_until_shared_and_filters_narrow() {
     let (_, page) = app
         .get_json(&format!("/api/search?{}", in_folder(folder_id)))
         .await;
-    assert_eq!(names(&page), ["mine.txt"]);
+    assert_eq!(filenames(&page), ["mine.txt"]);
     let (_, page) = app
         .get_json(&format!("/api/search?{}", in_folder("root")))
         .await;
-    assert!(names(&page).is_empty(), "{page}");
+    assert!(filenames(&page).is_empty(), "{page}");
     let topic = app.create_topic("Haus", "").await;
     let (status, _) = app
         .send_json(
@@ -190,15 +181,15 @@ async fn others_documents_stay_out_until_shared_and_filters_narrow() {
     let (_, page) = app
         .get_json(&format!("/api/search?q=rechnung&topic_id={topic}"))
         .await;
-    assert_eq!(names(&page), ["mine.txt"]);
+    assert_eq!(filenames(&page), ["mine.txt"]);
     let (_, page) = app.get_json("/api/search?q=rechnung&status=failed").await;
-    assert!(names(&page).is_empty());
+    assert!(filenames(&page).is_empty());
     let (_, page) = app.get_json("/api/search?q=rechnung&to=2000-01-01").await;
-    assert!(names(&page).is_empty());
+    assert!(filenames(&page).is_empty());
     let (_, page) = app
         .get_json("/api/search?q=rechnung&from=2000-01-01&status=classified")
         .await;
-    assert_eq!(names(&page).len(), 2);
+    assert_eq!(filenames(&page).len(), 2);
     // Someone else's folder or topic is not found; nonsense is refused.
     let (status, _) = app
         .get_json(&format!(
@@ -218,9 +209,9 @@ async fn others_documents_stay_out_until_shared_and_filters_narrow() {
             "/api/documents?topic_id={topic}&status=classified"
         ))
         .await;
-    assert_eq!(names(&page), ["mine.txt"]);
+    assert_eq!(filenames(&page), ["mine.txt"]);
     let (_, page) = app.get_json("/api/documents?from=2999-01-01").await;
-    assert!(names(&page).is_empty());
+    assert!(filenames(&page).is_empty());
 }
 
 #[tokio::test]

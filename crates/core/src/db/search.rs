@@ -86,7 +86,8 @@ pub async fn search(
         String::new()
     };
     let sql = format!(
-        "WITH q AS MATERIALIZED (SELECT {en} AS en, {de} AS de, {en} || {de} AS query),
+        "WITH q AS MATERIALIZED (
+              SELECT en, de, en || de AS query FROM (SELECT {en} AS en, {de} AS de) parsed),
               hits AS (
               SELECT d.id, ts_rank(d.search_vector, q.query, 1) AS rank
                 FROM documents d, q
@@ -99,14 +100,13 @@ pub async fn search(
                LIMIT $11)
          SELECT doc.*, page.rank,
                 (SELECT handle FROM users WHERE users.id = doc.user_id) AS owner_handle,
-                CASE WHEN strpos(h.en, chr(2)) > 0 OR doc_text.body IS NULL THEN h.en
-                     ELSE ts_headline('docuvault_de', doc_text.body, q.de, $12) END AS snippet
+                CASE WHEN strpos(h.en, chr(2)) > 0 OR doc.body IS NULL THEN h.en
+                     ELSE ts_headline('docuvault_de', doc.body, q.de, $12) END AS snippet
            FROM page
-           JOIN LATERAL (SELECT {COLUMNS} FROM documents WHERE id = page.id) doc ON true
-           JOIN LATERAL (SELECT left(extracted_text, {SNIPPET_SOURCE_CHARS}) AS body
-                           FROM documents WHERE id = page.id) doc_text ON true
+           JOIN LATERAL (SELECT {COLUMNS}, left(extracted_text, {SNIPPET_SOURCE_CHARS}) AS body
+                           FROM documents WHERE id = page.id) doc ON true
            CROSS JOIN q
-           CROSS JOIN LATERAL (SELECT ts_headline('docuvault_en', doc_text.body, q.en, $12) AS en) h
+           CROSS JOIN LATERAL (SELECT ts_headline('docuvault_en', doc.body, q.en, $12) AS en) h
           ORDER BY page.rank DESC, page.id DESC"
     );
     let options = format!(

@@ -355,15 +355,10 @@ impl Vault {
         self.check_filters(owner, filters).await?;
         // One extra row tells whether there is a next page without a COUNT.
         let mut rows = q::list(&self.db, owner, filters, after, limit + 1).await?;
-        let next = if rows.len() as i64 > limit {
-            rows.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
-            rows.last().map(|r| PageAfter {
-                created_at: r.created_at,
-                id: r.id,
-            })
-        } else {
-            None
-        };
+        let next = super::cut_page(&mut rows, limit).map(|r| PageAfter {
+            created_at: r.created_at,
+            id: r.id,
+        });
         let items = self.with_topics(rows).await?;
         Ok(Page { items, next })
     }

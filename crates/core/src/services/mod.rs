@@ -108,6 +108,18 @@ impl Vault {
     }
 }
 
+/// Cuts a page read with one row more than `limit` (which tells whether there is a next page
+/// without a COUNT) back to `limit` rows; the last row kept when there is a next page, for its
+/// cursor.
+pub(crate) fn cut_page<T>(rows: &mut Vec<T>, limit: i64) -> Option<&T> {
+    let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+    if rows.len() <= limit {
+        return None;
+    }
+    rows.truncate(limit);
+    rows.last()
+}
+
 /// Striped locks that queue, inside one process, the statements that change the same user's
 /// quota row. PostgreSQL serialises them anyway (the row lock, held until commit); queueing
 /// here first means a burst of one user's uploads waits in memory holding one pooled

@@ -58,15 +58,10 @@ impl Vault {
         };
         let limit = limit.clamp(1, MAX_PAGE_SIZE);
         let mut rows = q::search(&self.db, caller, &query, filters, after, limit + 1).await?;
-        let next = if rows.len() as i64 > limit {
-            rows.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
-            rows.last().map(|r| RankAfter {
-                rank: r.rank,
-                id: r.row.id,
-            })
-        } else {
-            None
-        };
+        let next = super::cut_page(&mut rows, limit).map(|r| RankAfter {
+            rank: r.rank,
+            id: r.row.id,
+        });
         let meta: Vec<_> = rows
             .iter_mut()
             .map(|r| {

@@ -162,15 +162,10 @@ impl Vault {
     ) -> Result<SharedPage> {
         let limit = limit.clamp(1, super::documents::MAX_PAGE_SIZE);
         let mut rows = q::shared_with(&self.db, recipient, after, limit + 1).await?;
-        let next = if rows.len() as i64 > limit {
-            rows.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
-            rows.last().map(|r| SharedAfter {
-                shared_at: r.shared_at,
-                share_id: r.share_id,
-            })
-        } else {
-            None
-        };
+        let next = super::cut_page(&mut rows, limit).map(|r| SharedAfter {
+            shared_at: r.shared_at,
+            share_id: r.share_id,
+        });
         let meta: Vec<_> = rows
             .iter()
             .map(|r| (r.owner_handle.clone(), r.share_id, r.shared_at))
@@ -193,17 +188,21 @@ impl Vault {
         Ok(SharedPage { items, next })
     }
 
-    /// The owner's document's history, newest first.
+    /// The owner's document's history, newest first, a page at a time; the `before` of the next
+    /// page, if there is one.
     pub async fn activity_of(
         &self,
         owner: Uuid,
         document: Uuid,
         before: Option<i64>,
         limit: i64,
-    ) -> Result<Vec<ActivityRow>> {
+    ) -> Result<(Vec<ActivityRow>, Option<i64>)> {
         documents::get(&self.db, owner, document)
             .await?
             .ok_or(Error::NotFound("document"))?;
-        activity::of_document(&self.db, owner, document, before, limit.clamp(1, 200)).await
+        let limit = limit.clamp(1, super::documents::MAX_PAGE_SIZE);
+        let mut rows = activity::of_document(&self.db, owner, document, before, limit + 1).await?;
+        let next = super::cut_page(&mut rows, limit).map(|r| r.id);
+        Ok((rows, next))
     }
 }

@@ -191,27 +191,43 @@ impl S3Store {
         Ok(Some(len))
     }
 
-    pub(super) async fn get_prefix(&self, key: &ObjectKey, len: usize) -> Result<Bytes> {
-        if len == 0 {
-            return Ok(Bytes::new());
-        }
+    /// A successful answer to `GET` with `Range: bytes=start-end` (`NotFound` if there is no
+    /// object). A store that ignores Range answers `200` with the whole object: callers decide.
+    pub(super) async fn get_ranged(
+        &self,
+        key: &ObjectKey,
+        start: u64,
+        end: u64,
+        timeout: Option<Duration>,
+    ) -> Result<reqwest::Response> {
         let url = self
             .bucket
             .get_object(Some(&self.credentials), key.as_str())
             .sign(SIGN_TTL);
-        let req = self
+        let mut req = self
             .http
             .get(url)
-            .header(reqwest::header::RANGE, format!("bytes=0-{}", len - 1))
-            .timeout(SMALL_REQUEST_TIMEOUT);
+            .header(reqwest::header::RANGE, format!("bytes={start}-{end}"));
+        if let Some(t) = timeout {
+            req = req.timeout(t);
+        }
         let resp = self.send(req, "GET object range").await?;
         if resp.status() == StatusCode::NOT_FOUND {
             return Err(Error::NotFound("document content"));
         }
-        // A store that ignores Range answers the whole object: read only what was asked for.
-        let mut body = expect_success(resp, "GET object range")
-            .await?
-            .bytes_stream();
+        expect_success(resp, "GET object range").await
+    }
+
+    pub(super) async fn get_prefix(&self, key: &ObjectKey, len: usize) -> Result<Bytes> {
+        if len == 0 {
+            return Ok(Bytes::new());
+        }
+        let end = u64::try_from(len - 1).unwrap_or(u64::MAX);
+        let resp = self
+            .get_ranged(key, 0, end, Some(SMALL_REQUEST_TIMEOUT))
+            .await?;
+        // Read only what was asked for, even from a store that sent the whole object.
+        let mut body = resp.bytes_stream();
         let mut head = BytesMut::with_capacity(len);
         while head.len() < len {
             match body.next().await {

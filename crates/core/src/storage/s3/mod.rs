@@ -391,19 +391,7 @@ impl ObjectStore for S3Store {
         start: u64,
         end: u64,
     ) -> Result<ByteStream<'static>> {
-        let url = self
-            .bucket
-            .get_object(Some(&self.credentials), key.as_str())
-            .sign(SIGN_TTL);
-        let req = self
-            .http
-            .get(url)
-            .header(reqwest::header::RANGE, format!("bytes={start}-{end}"));
-        let resp = self.send(req, "GET object range").await?;
-        if resp.status() == StatusCode::NOT_FOUND {
-            return Err(Error::NotFound("document content"));
-        }
-        let resp = expect_success(resp, "GET object range").await?;
+        let resp = self.get_ranged(key, start, end, None).await?;
         if resp.status() != StatusCode::PARTIAL_CONTENT {
             // A store that ignores Range would send the whole object where a part was promised.
             return Err(Error::Internal(anyhow!(
