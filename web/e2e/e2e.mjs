@@ -30,15 +30,23 @@ function check(ok, what) {
 // --- helpers -------------------------------------------------------------------------------
 
 /** A one-page PDF whose text pdftotext reads. */
-function pdf(text) {
-  const stream = `BT /F1 14 Tf 72 720 Td (${text}) Tj ET`
+/** A PDF with one page per text; `script` adds an opening action in JavaScript. */
+function pdf(texts, script) {
+  const pages = Array.isArray(texts) ? texts : [texts]
+  const font = 3 + 2 * pages.length
+  const action = script ? ` /OpenAction << /S /JavaScript /JS (${script}) >>` : ''
   const objects = [
-    '<< /Type /Catalog /Pages 2 0 R >>',
-    '<< /Type /Pages /Kids [3 0 R] /Count 1 >>',
-    '<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R /Resources << /Font << /F1 5 0 R >> >> >>',
-    `<< /Length ${stream.length} >>\nstream\n${stream}\nendstream`,
-    '<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>',
+    `<< /Type /Catalog /Pages 2 0 R${action} >>`,
+    `<< /Type /Pages /Kids [${pages.map((_, i) => `${3 + 2 * i} 0 R`).join(' ')}] /Count ${pages.length} >>`,
   ]
+  pages.forEach((text, i) => {
+    const stream = `BT /F1 14 Tf 72 720 Td (${text}) Tj ET`
+    objects.push(
+      `<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents ${4 + 2 * i} 0 R /Resources << /Font << /F1 ${font} 0 R >> >> >>`,
+      `<< /Length ${stream.length} >>\nstream\n${stream}\nendstream`,
+    )
+  })
+  objects.push('<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>')
   let out = '%PDF-1.4\n'
   const offsets = []
   objects.forEach((body, i) => {
@@ -161,7 +169,12 @@ try {
   context.setDefaultTimeout(30_000)
   const page = await context.newPage()
   watch(page, 'tab 1')
-  page.on('dialog', (d) => d.accept())
+  // Dialogs the app opens (confirmations) are accepted; one a document opened would be a bug.
+  const dialogs = []
+  page.on('dialog', (d) => {
+    dialogs.push(d.message())
+    void d.accept()
+  })
 
   step = 'sign-in page'
   await page.goto(`${BASE}/`)
@@ -229,6 +242,39 @@ try {
   check(width > 100 && width <= 300, `the PDF's thumbnail loaded (${width} px wide)`)
   log(`the PDF's first-page thumbnail shows in the list (${width} px wide)`)
   await mainPage(page, 'documents')
+
+  step = 'pdf viewer'
+  const contract = pdf(['Rental contract, page one', 'Signatures on page two'], "app.alert\\('pwned'\\); window.alert\\('pwned'\\)")
+  await page.locator('#file-input').setInputFiles([{ name: 'contract.pdf', mimeType: 'application/pdf', buffer: contract }])
+  await page.getByTestId('doc-contract.pdf').getByTestId('status').filter({ hasText: 'classified' }).waitFor({ timeout: 60_000 })
+  await page.getByRole('link', { name: 'contract.pdf' }).click()
+  await page.getByTestId('pdf-page').filter({ hasText: 'Page 1 of 2' }).waitFor()
+  const inked = () =>
+    page.getByTestId('pdf-canvas').evaluate((c) => {
+      const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data
+      let dark = 0
+      for (let i = 0; i < d.length; i += 4) if (d[i] < 128 && d[i + 3] > 0) dark++
+      return dark
+    })
+  await page.waitForFunction(
+    (c) => {
+      const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data
+      for (let i = 0; i < d.length; i += 4) if (d[i] < 128 && d[i + 3] > 0) return true
+      return false
+    },
+    await page.getByTestId('pdf-canvas').elementHandle(),
+  )
+  const first = await inked()
+  await page.getByRole('button', { name: 'Next page' }).click()
+  await page.getByTestId('pdf-page').filter({ hasText: 'Page 2 of 2' }).waitFor()
+  await page.waitForTimeout(500)
+  const second = await inked()
+  check(first > 0 && second > 0 && first !== second, `both pages drawn, differently (${first} and ${second} dark pixels)`)
+  await mainPage(page, 'pdf-viewer')
+  check(!dialogs.some((m) => m.includes('pwned')), `the PDF's JavaScript did not run (dialogs: ${dialogs})`)
+  await page.getByRole('button', { name: 'Delete' }).click()
+  await page.getByRole('heading', { name: 'Documents' }).waitFor()
+  log(`a PDF with JavaScript shown in the app's viewer, page 1 and 2 drawn (${first} and ${second} dark pixels), its script never ran`)
 
   step = 'admin'
   const admin = await browser.newContext({ viewport: { width: 1280, height: 800 } })
