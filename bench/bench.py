@@ -2,7 +2,9 @@
 run on the same machine (see bench/README.md for what each means). Writes
 bench/results/latest.md and latest.json.
 
-Usage: python3 bench/bench.py [--quick]   (--quick: smaller files and shorter runs, to try it)
+Usage: python3 bench/bench.py [--quick] [--only NAME]
+  --quick: smaller files and shorter runs, to try it
+  --only NAME: one part (upload, read, search, login, quota, web), printed, not written to latest.*
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import statistics
 import subprocess
 import sys
 import time
+import urllib.parse
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -20,6 +23,7 @@ from pathlib import Path
 import lib
 
 QUICK = "--quick" in sys.argv
+ONLY = sys.argv[sys.argv.index("--only") + 1] if "--only" in sys.argv else None
 WORK = lib.ROOT / ".stack" / "bench"
 RESULTS = lib.ROOT / "bench" / "results"
 PORT = 18090
@@ -219,6 +223,128 @@ def read_latency(scratch: lib.Scratch) -> dict:
             "pgbench_first_page_tps": round(tps, 1),
             "first_page_vs_pgbench": round(first["rps"] / tps, 2),
             "deep_vs_first_p50": round(rows[f"page after row {deep:,} (50)"]["p50_ms"] / first["p50_ms"], 2)}
+
+
+SEARCH_QUERIES = {
+    # ~half the documents (the German ones) have "Rechnung"; the plural is asked.
+    "common word (Rechnungen)": "Rechnungen",
+    # A reference number in a handful of documents (picked from the data below).
+    "rare word (a reference number)": None,
+    # Two frequent English words next to each other.
+    'phrase ("payment due")': '"payment due"',
+    # Search as you type: the last word as a prefix.
+    "prefix (Kündig…)": "Kündig",
+}
+
+
+def search_reference_sql(user_id: str, q: str, prefix: str | None) -> str:
+    """The statement `db::search::search` runs for a first page of 25 without filters (the 1,000
+    newest matches ranked, the default), with the values written in: pgbench runs it alone, no
+    HTTP, JSON or pool. Keep it in step with db/search.rs."""
+    lit = "'" + q.replace("'", "''") + "'"
+
+    def tsq(cfg: str) -> str:
+        words = f"websearch_to_tsquery('{cfg}', {lit})"
+        if prefix is None:
+            return words
+        pre = f"to_tsquery('{cfg}', '{prefix}' || ':*')"
+        return f"({words} && {pre})" if q.strip() else pre
+    en, de = tsq("docuvault_en"), tsq("docuvault_de")
+    opts = "'StartSel=\x02, StopSel=\x03, MaxFragments=2, MaxWords=24, MinWords=8, FragmentDelimiter=\" … \"'"
+    shared = ("UNION ALL (SELECT d.id, d.created_at, d.search_vector FROM shares s "
+              f"JOIN documents d ON d.id = s.document_id WHERE s.recipient_id = '{user_id}' AND d.search_vector @@ ({en} || {de}) "
+              "ORDER BY d.created_at DESC, d.id DESC LIMIT 1000)")
+    return (
+        f"WITH q AS MATERIALIZED (SELECT en, de, en || de AS query, "
+        "ARRAY(SELECT DISTINCT m[1] FROM regexp_matches((en || de)::text, '''([^'']+)''', 'g') m) AS stems "
+        f"FROM (SELECT {en} AS en, {de} AS de) parsed), "
+        f"newest AS (SELECT * FROM ((SELECT d.id, d.created_at, d.search_vector FROM documents d "
+        f"WHERE d.user_id = '{user_id}' AND d.search_vector @@ ({en} || {de}) "
+        f"ORDER BY d.created_at DESC, d.id DESC LIMIT 1000) {shared}) m "
+        "ORDER BY created_at DESC, id DESC LIMIT 1000), "
+        "hits AS MATERIALIZED (SELECT n.id, ts_rank(n.search_vector, q.query, 1) AS rank FROM newest n, q), "
+        "page AS (SELECT id, rank FROM hits ORDER BY rank DESC, id DESC LIMIT 26) "
+        "SELECT doc.id, page.rank, (SELECT count(*) FROM hits) AS ranked, "
+        "CASE WHEN strpos(h.en, chr(2)) > 0 OR doc.body IS NULL THEN h.en "
+        f"ELSE ts_headline('docuvault_de', doc.body, q.de, {opts}) END AS snippet FROM page CROSS JOIN q "
+        "JOIN LATERAL (SELECT t.id, substring(t.extracted_text FROM greatest(coalesce(at.first, 1) - 150, 1) FOR 1000) AS body "
+        "FROM documents t LEFT JOIN LATERAL (SELECT min(nullif(strpos(folded.text, stem), 0)) AS first "
+        "FROM (SELECT unaccent(lower(t.extracted_text)) AS text) folded, unnest(q.stems) stem) at ON true "
+        "WHERE t.id = page.id) doc ON true "
+        f"CROSS JOIN LATERAL (SELECT ts_headline('docuvault_en', doc.body, q.en, {opts}) AS en) h "
+        "ORDER BY page.rank DESC, page.id DESC;\n")
+
+
+def search_latency(scratch: lib.Scratch) -> dict:
+    """Full-text search at 100k documents of realistic text (bench/search_seed.sql): the API at 16
+    connections beside the same statement alone through pgbench; the index's build time and size."""
+    n = 100_000 if not QUICK else 20_000
+    seconds = 10 if not QUICK else 3
+    # Seeded without the GIN index, which is then built once and timed.
+    scratch.psql("DROP INDEX ix_documents_search")
+    t = time.monotonic()
+    lib.run(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-v", f"user={scratch.user_id}", "-v", f"n={n}",
+             "-f", str(lib.ROOT / "bench" / "search_seed.sql"), lib.with_db(scratch.admin, scratch.db)])
+    seed_s = time.monotonic() - t
+    t = time.monotonic()
+    scratch.psql("CREATE INDEX ix_documents_search ON documents USING gin (user_id, search_vector); ANALYZE documents")
+    index_s = time.monotonic() - t
+    sizes = scratch.psql(
+        "SELECT pg_relation_size('ix_documents_search'), sum(octet_length(extracted_text)), "
+        "sum(pg_column_size(search_vector)), count(*) FILTER (WHERE octet_length(extracted_text) > 100000) "
+        "FROM documents").split("|")
+    rare = scratch.psql("SELECT substring(extracted_text from 'ref[0-9]+') FROM documents "
+                        "WHERE extracted_text ~ 'ref[0-9]+' ORDER BY id LIMIT 1")
+    queries = {name: (q if q is not None else rare) for name, q in SEARCH_QUERIES.items()}
+    api = lib.serve(scratch.env, WORK / "search-serve.log", PORT, {})
+    base = f"http://127.0.0.1:{PORT}"
+    rows = {}
+    try:
+        for name, q in queries.items():
+            url = f"{base}/api/search?limit=25&q={urllib.parse.quote(q)}"
+            status, body = lib.http("GET", url)
+            assert status == 200, f"{url}: {status} {body}"
+            matches = scratch.psql(
+                "SELECT count(*) FROM documents, (SELECT websearch_to_tsquery('docuvault_en', $q$" + q +
+                "$q$) || websearch_to_tsquery('docuvault_de', $q$" + q + "$q$) AS query) q WHERE search_vector @@ q.query")
+            rows[name] = dict(lib.wrk(url, seconds, 16), query=q, first_page=len(body["items"]),
+                              matches_without_prefix=int(matches))
+            log(f"search {name}: {rows[name]}")
+    finally:
+        api.stop()
+    for name, q in queries.items():
+        last = q.split()[-1]
+        prefix = last.lower() if last.isalnum() and len(last) >= 3 else None
+        words = q[: len(q) - len(last)].strip() if prefix else q
+        script = WORK / "search.sql"
+        script.write_text(search_reference_sql(scratch.user_id, words, prefix))
+        out = lib.run(["pgbench", "-n", "-c", "16", "-j", "2", "-T", str(seconds), "-r", "-f", str(script),
+                       lib.with_db(scratch.admin, scratch.db)])
+        tps = float(__import__("re").search(r"tps = ([\d.]+)", out).group(1))
+        lat = float(__import__("re").search(r"latency average = ([\d.]+) ms", out).group(1))
+        rows[name].update(pgbench_tps=round(tps, 1), pgbench_mean_ms=round(lat, 2),
+                          api_vs_sql=round(rows[name]["rps"] / tps, 2))
+    return {"documents": n, "seconds": seconds, "connections": 16, "rows": rows,
+            "seed_s": round(seed_s, 1), "index_build_s": round(index_s, 1),
+            "index_mib": round(int(sizes[0]) / MIB, 1), "text_mib": round(int(sizes[1]) / MIB, 1),
+            "vectors_mib": round(int(sizes[2]) / MIB, 1), "over_100kb": int(sizes[3])}
+
+
+def render_search(s: dict) -> list[str]:
+    out = ["", f"## Search ({s['documents']:,} documents, {s['text_mib']} MiB of text, {s['over_100kb']} over 100 KB; "
+           f"wrk, {s['connections']} connections, {s['seconds']} s)", "",
+           "| query | matches | API requests/s | p50 | p99 | errors | same SQL alone (pgbench) | API ÷ SQL |",
+           "|---|---|---|---|---|---|---|---|"]
+    for name, row in s["rows"].items():
+        out.append(f"| {name} | {row['matches_without_prefix']:,} | {row['rps']:.0f} | {row['p50_ms']:.2f} ms | "
+                   f"**{row['p99_ms']:.2f} ms** | {row['non_2xx'] + row['socket_errors']} | {row['pgbench_tps']:.0f} tps "
+                   f"({row['pgbench_mean_ms']} ms mean) | **{row['api_vs_sql']}** |")
+    out += ["", f"GIN index `(user_id, search_vector)`: built in **{s['index_build_s']} s**, **{s['index_mib']} MiB**; "
+            f"the vectors themselves {s['vectors_mib']} MiB (English + German lexemes with positions). "
+            f"Seeding (text generated in SQL, vectors by the trigger) took {s['seed_s']} s. "
+            "Matches: documents matching the query (for the prefix row, the whole word). "
+            "Anchor: paperless-ngx reports 126 ms to 1.9 s per search at 14k documents."]
+    return out
 
 
 def pdfs(count: int) -> list[Path]:
@@ -526,6 +652,8 @@ def render(r: dict) -> str:
             f"Navigation to `/` until the first document row shows (the app starts, resumes the sign-in, fetches the "
             f"first page of 100): median **{web['render_ms']:.0f} ms**; the same page fetched alone {web['api_ms']:.1f} ms "
             f"→ render / API = **{web['render_vs_api']}**."]
+    if "search" in r:
+        out += render_search(r["search"])
     mx = r["mixed"]
     out += ["", f"## Sustained mixed load ({mx['seconds']} s, 32 connections: upload, list, read, health in turn)", "",
             f"{mx['requests']:,} requests, {mx['rps']:.0f}/s; errors: **{mx['errors']}**; p50 {mx['p50_ms']:.2f} ms, "
@@ -537,13 +665,27 @@ def main() -> None:
     WORK.mkdir(parents=True, exist_ok=True)
     RESULTS.mkdir(parents=True, exist_ok=True)
     results = {"machine": lib.machine(), "quick": QUICK, "footprint": {}}
-    for name, fn in [("upload", upload_throughput), ("read", read_latency), ("login", login_timing),
-                     ("quota", quota_contention), ("web", web_app)]:
+    for name, fn in [("upload", upload_throughput), ("read", read_latency), ("search", search_latency),
+                     ("login", login_timing), ("quota", quota_contention), ("web", web_app)]:
+        if ONLY and name != ONLY:
+            continue
         scratch = lib.Scratch(f"bench_{name}")
         try:
             results[name] = fn(scratch)
         finally:
             scratch.drop()
+    if ONLY:
+        # One part alone: printed, and for search kept beside latest.md as search.md.
+        print(json.dumps(results[ONLY], indent=2))
+        if ONLY == "search":
+            m = results["machine"]
+            text = "\n".join([f"# DocuVault search benchmark — {m['date']}", "",
+                              f"Machine: {m['cores']} cores, {m['memory_gib']} GiB; commit `{m['commit']}`"
+                              + (" (quick run)" if QUICK else "") + ". Reproduce: `make bench` "
+                              "(or `bench/run.sh bench --only search`)."] + render_search(results["search"])) + "\n"
+            (RESULTS / "search.md").write_text(text)
+            print(text)
+        return
     scratch = lib.Scratch("bench_ingest")
     try:
         results["ingestion"] = ingestion(scratch, results["footprint"])

@@ -1089,6 +1089,12 @@ export interface components {
         };
         SearchPage: {
             items: components["schemas"]["SearchHitDto"][];
+            /**
+             * @description More documents match than a search ranks (`SEARCH_RANKED_MATCHES`, 1,000 by default):
+             *     the results are the best of the newest of them. More words or a date range reach older
+             *     ones.
+             */
+            newest_only: boolean;
             /** @description Pass as `cursor` (with the same `q` and filters) to get the next page; null on the last. */
             next_cursor?: string | null;
         };

@@ -4,7 +4,7 @@
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, filenames};
+use crate::helpers::{Options, TestApp, filenames};
 
 async fn search(app: &TestApp, query: &str) -> Value {
     let (status, page) = app
@@ -85,6 +85,21 @@ async fn inflections_in_both_languages_accents_and_operators() {
         .collect();
     assert!(text.contains("Rechnung der Stadtwerke"), "{text}");
     assert!(page["items"][0]["rank"].as_f64().unwrap() > 0.0);
+
+    // Deep in a long text, the snippet is taken from where the text matches.
+    let mut long = "Allgemeine Bedingungen und Hinweise. ".repeat(2_000);
+    long.push_str("Der Steuerbescheid für 2025 liegt bei.");
+    app.upload_ok("long.txt", long.into_bytes()).await;
+    app.process_all().await;
+    let page = search(&app, "Steuerbescheide").await;
+    let hits: Vec<&str> = page["items"][0]["snippet"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["hit"] == true)
+        .map(|p| p["text"].as_str().unwrap())
+        .collect();
+    assert_eq!(hits, ["Steuerbescheid"], "{page}");
 
     // Nothing that is not asked for; clear errors for what cannot be a search.
     assert!(filenames(&search(&app, "elephant").await).is_empty());
@@ -252,4 +267,39 @@ async fn pages_are_stable_and_complete() {
     distinct.sort();
     distinct.dedup();
     assert_eq!(distinct.len(), 23, "no document twice");
+}
+
+#[tokio::test]
+async fn only_the_newest_matches_are_ranked_and_the_page_says_so() {
+    let app = TestApp::spawn_with(Options {
+        env: vec![("SEARCH_RANKED_MATCHES", "5".to_owned())],
+        ..Options::default()
+    })
+    .await;
+    // The oldest would rank first (the word is its name), were all eight ranked.
+    app.upload_ok("budget.txt", b"budget budget budget".to_vec())
+        .await;
+    for i in 1..8 {
+        app.upload_ok(
+            &format!("n{i}.txt"),
+            format!("the budget, note {i}").into_bytes(),
+        )
+        .await;
+    }
+    app.upload_ok("other.txt", b"the annual report".to_vec())
+        .await;
+    app.process_all().await;
+
+    let page = search(&app, "budget").await;
+    let mut found = filenames(&page);
+    found.sort();
+    assert_eq!(
+        found,
+        ["n3.txt", "n4.txt", "n5.txt", "n6.txt", "n7.txt"],
+        "{page}"
+    );
+    assert_eq!(page["newest_only"], true);
+    let page = search(&app, "annual").await;
+    assert_eq!(filenames(&page), ["other.txt"]);
+    assert_eq!(page["newest_only"], false);
 }

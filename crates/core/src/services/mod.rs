@@ -45,6 +45,8 @@ pub struct Vault {
     pub quota_default_bytes: i64,
     /// Presigned uploads' expiry and part size.
     pub direct_uploads: crate::config::DirectUploadConfig,
+    /// How many matches, the newest, a search ranks.
+    pub search_ranked_matches: i64,
     /// Queues this process's changes of one user's quota row (see [`QuotaGates`]).
     pub quota_gates: QuotaGates,
     pub passwords: Passwords,
@@ -87,6 +89,7 @@ impl Vault {
             max_upload_bytes: config.max_upload_bytes,
             quota_default_bytes: config.quota_default_bytes,
             direct_uploads: config.direct_uploads.clone(),
+            search_ranked_matches: config.search_ranked_matches,
             quota_gates: QuotaGates::default(),
         })
     }

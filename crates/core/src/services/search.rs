@@ -32,6 +32,9 @@ pub struct Hit {
 pub struct HitPage {
     pub items: Vec<Hit>,
     pub next: Option<RankAfter>,
+    /// More documents match than a search ranks: these are the best of the newest
+    /// `SEARCH_RANKED_MATCHES` matches.
+    pub newest_only: bool,
 }
 
 impl Vault {
@@ -57,7 +60,10 @@ impl Vault {
             prefix: prefix.as_deref(),
         };
         let limit = limit.clamp(1, MAX_PAGE_SIZE);
-        let mut rows = q::search(&self.db, caller, &query, filters, after, limit + 1).await?;
+        let ranked = self.search_ranked_matches;
+        let mut rows =
+            q::search(&self.db, caller, &query, filters, after, limit + 1, ranked).await?;
+        let newest_only = rows.first().is_some_and(|r| r.ranked >= ranked);
         let next = super::cut_page(&mut rows, limit).map(|r| RankAfter {
             rank: r.rank,
             id: r.row.id,
@@ -84,7 +90,11 @@ impl Vault {
                 }
             })
             .collect();
-        Ok(HitPage { items, next })
+        Ok(HitPage {
+            items,
+            next,
+            newest_only,
+        })
     }
 }
 
