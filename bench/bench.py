@@ -268,8 +268,10 @@ def search_reference_sql(user_id: str, q: str, prefix: str | None) -> str:
         "CASE WHEN strpos(h.en, chr(2)) > 0 OR doc.body IS NULL THEN h.en "
         f"ELSE ts_headline('docuvault_de', doc.body, q.de, {opts}) END AS snippet FROM page CROSS JOIN q "
         "JOIN LATERAL (SELECT t.id, substring(t.extracted_text FROM greatest(coalesce(at.first, 1) - 150, 1) FOR 1000) AS body "
-        "FROM documents t LEFT JOIN LATERAL (SELECT min(nullif(strpos(folded.text, stem), 0)) AS first "
-        "FROM (SELECT unaccent(lower(t.extracted_text)) AS text) folded, unnest(q.stems) stem) at ON true "
+        "FROM documents t LEFT JOIN LATERAL (SELECT coalesce("
+        "(SELECT min(nullif(strpos(t.extracted_text, v), 0)) FROM unnest(q.stems) stem, unnest(ARRAY[stem, initcap(stem)]) v), "
+        "(SELECT min(nullif(strpos(folded.text, stem), 0)) FROM (SELECT unaccent(lower(left(t.extracted_text, 30000))) AS text) folded, "
+        "unnest(q.stems) stem)) AS first) at ON true "
         "WHERE t.id = page.id) doc ON true "
         f"CROSS JOIN LATERAL (SELECT ts_headline('docuvault_en', doc.body, q.en, {opts}) AS en) h "
         "ORDER BY page.rank DESC, page.id DESC;\n")
