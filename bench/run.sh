@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# `make bench`, `make test-faults` and `make test-contract`: installs what they need (wrk,
-# pgbench, poppler-utils from Debian; schemathesis from PyPI), starts the local stack, builds the
+# `make bench`, `make test-faults`, `make test-contract` and `make eval`: installs what they
+# need (wrk, pgbench, poppler-utils from Debian; schemathesis and scikit-learn from PyPI), starts the local stack, builds the
 # release binary, then runs bench/bench.py, bench/faults.py or bench/contract.py. Results of
 # the first two go to bench/results/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-what=${1:?usage: bench/run.sh bench|faults|contract [args]}
+what=${1:?usage: bench/run.sh bench|faults|contract|eval [args]}
 SCHEMATHESIS_VERSION=4.32.5
+SKLEARN_VERSION=1.6.1
 shift
 
 need=()
@@ -25,6 +26,13 @@ cargo build --release --locked -p docuvault
 case "$what" in
   bench) exec python3 bench/bench.py "$@" ;;
   faults) exec python3 bench/faults.py "$@" ;;
+  eval)
+    # scikit-learn (PyPI) for the paperless-ngx-style baseline, in the stack's venv.
+    if [ "$(.stack/venv/bin/python -c 'import sklearn; print(sklearn.__version__)' 2>/dev/null)" != "$SKLEARN_VERSION" ]; then
+      echo "[eval] installing scikit-learn $SKLEARN_VERSION from PyPI into .stack/venv"
+      .stack/venv/bin/pip install -q "scikit-learn==$SKLEARN_VERSION"
+    fi
+    exec python3 bench/eval.py "$@" ;;
   contract)
     # schemathesis (PyPI) in the stack's venv, pinned like the stack's other Python tools.
     if [ "$(.stack/venv/bin/schemathesis --version 2>/dev/null)" != "schemathesis, version $SCHEMATHESIS_VERSION" ]; then
@@ -32,5 +40,5 @@ case "$what" in
       .stack/venv/bin/pip install -q "schemathesis==$SCHEMATHESIS_VERSION"
     fi
     exec python3 bench/contract.py "$@" ;;
-  *) echo "usage: bench/run.sh bench|faults|contract" >&2; exit 2 ;;
+  *) echo "usage: bench/run.sh bench|faults|contract|eval" >&2; exit 2 ;;
 esac

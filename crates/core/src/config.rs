@@ -31,9 +31,9 @@ pub struct Config {
     pub quota_default_bytes: i64,
     /// Presigned uploads: how long a reservation lasts and how large its parts are.
     pub direct_uploads: DirectUploadConfig,
-    /// A search ranks at most this many matches, the newest (`SEARCH_RANKED_MATCHES`, 1,000):
-    /// ranking reads each match's index entry, which for a word in 50,000 documents took
-    /// seconds; the newest 1,000 take about 10 ms.
+    /// A search ranks at most this many matches, the newest (`SEARCH_RANKED_MATCHES`, 300):
+    /// each match's vector is read (about 13 µs each at 100k documents, out of line), which for
+    /// a word in 50,000 documents took seconds; the newest 300 take about 4 ms.
     pub search_ranked_matches: i64,
     /// Prefix of every Redis key DocuVault writes (`{prefix}:jobs`), so installations can share
     /// a Redis.
@@ -132,7 +132,19 @@ pub struct PipelineConfig {
     /// Let every user's AI settings point at private addresses (loopback, LAN), not only
     /// admins' (`AI_ALLOW_PRIVATE_ENDPOINTS`).
     pub ai_allow_private: bool,
+    /// OCR of images and scanned pages (`OCR_LANGUAGES`, `OCR_MAX_PAGES`); each page is bounded
+    /// by `extract_timeout`.
+    pub ocr: crate::pipeline::ocr::OcrConfig,
+    /// The local classifier's embedding model (`MODEL_DIR`); without one there, the lexical
+    /// classifier stands in.
+    pub model_dir: std::path::PathBuf,
+    /// When the semantic classifier assigns a topic (`CLASSIFY_MIN_SCORE`,
+    /// `CLASSIFY_MIN_MARGIN`).
+    pub classify: crate::pipeline::semantic::Thresholds,
 }
+
+/// Where the Docker image keeps the embedding model (scripts/model.sh puts it there).
+pub const DEFAULT_MODEL_DIR: &str = "/usr/share/docuvault/models/all-minilm-l6-v2";
 
 #[derive(Debug, Clone)]
 pub struct DirectUploadConfig {
@@ -224,7 +236,7 @@ impl Config {
         if quota_default_bytes < 0 {
             return Err(env.problem("QUOTA_DEFAULT_BYTES", "must be 0 or more"));
         }
-        let search_ranked_matches: i64 = env.parse_or("SEARCH_RANKED_MATCHES", 1_000)?;
+        let search_ranked_matches: i64 = env.parse_or("SEARCH_RANKED_MATCHES", 300)?;
         if !(1..=1_000_000).contains(&search_ranked_matches) {
             return Err(env.problem("SEARCH_RANKED_MATCHES", "must be between 1 and 1000000"));
         }
@@ -276,7 +288,38 @@ impl Config {
             classify_max_chars: env.parse_or("AI_MAX_INPUT_CHARS", 12_000)?,
             ai_timeout: Duration::from_secs(env.parse_or("AI_TIMEOUT_SECS", 60)?),
             ai_allow_private: env.parse_or("AI_ALLOW_PRIVATE_ENDPOINTS", false)?,
+            ocr: crate::pipeline::ocr::OcrConfig {
+                // Read raw: set but empty means "off".
+                languages: (env.0)("OCR_LANGUAGES")
+                    .map_or_else(|| "eng+deu".to_owned(), |v| v.trim().to_owned()),
+                max_pages: env.parse_or("OCR_MAX_PAGES", 20)?,
+            },
+            model_dir: std::path::PathBuf::from(
+                env.optional("MODEL_DIR")
+                    .unwrap_or_else(|| DEFAULT_MODEL_DIR.to_owned()),
+            ),
+            classify: crate::pipeline::semantic::Thresholds {
+                min_score: env.parse_or("CLASSIFY_MIN_SCORE", 0.1)?,
+                min_margin: env.parse_or("CLASSIFY_MIN_MARGIN", 0.02)?,
+            },
         };
+        for (var, value) in [
+            ("CLASSIFY_MIN_SCORE", pipeline.classify.min_score),
+            ("CLASSIFY_MIN_MARGIN", pipeline.classify.min_margin),
+        ] {
+            if !(0.0..=1.0).contains(&value) {
+                return Err(env.problem(var, "must be between 0 and 1"));
+            }
+        }
+        if !crate::pipeline::ocr::OcrConfig::languages_are_valid(&pipeline.ocr.languages) {
+            return Err(env.problem(
+                "OCR_LANGUAGES",
+                "must be tesseract language codes joined by '+' (eng+deu), or empty for no OCR",
+            ));
+        }
+        if pipeline.ocr.max_pages == 0 {
+            return Err(env.problem("OCR_MAX_PAGES", "must be at least 1"));
+        }
         if pipeline.concurrency == 0 {
             return Err(env.problem("WORKER_CONCURRENCY", "must be at least 1"));
         }

@@ -30,6 +30,9 @@ pub struct HealthReport {
     pub postgres: Probe,
     pub object_store: Probe,
     pub redis: Probe,
+    /// The embedding model is in `MODEL_DIR`: the `local` provider classifies by meaning
+    /// (else by matching words). Informational: it does not make the service unhealthy.
+    pub semantic_model: bool,
 }
 
 impl HealthReport {
@@ -72,6 +75,7 @@ impl Vault {
             postgres,
             object_store,
             redis,
+            semantic_model: crate::pipeline::semantic::model_present(&self.model_dir),
         }
     }
 }

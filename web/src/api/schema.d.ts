@@ -215,6 +215,28 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/documents/reclassify-unconfirmed": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Classify again every finished document of yours whose topics you did not set or confirm by
+         *     hand (after you changed topics, or corrected documents: the local classifier learns from
+         *     each correction, but documents already classified only change when you ask). Their text is
+         *     not extracted again. Documents with topics set by hand keep them.
+         */
+        post: operations["documents_reclassify_unconfirmed"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/documents/upload": {
         parameters: {
             query?: never;
@@ -359,8 +381,9 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Run extraction and classification again (after topics or AI settings changed). The
-         *     document goes back to `pending`; a worker picks it up.
+         * Run classification again (after topics or AI settings changed), on the text extracted
+         *     before (extraction runs again if there is none). The document goes back to `pending`; a
+         *     worker picks it up.
          */
         post: operations["documents_reclassify"];
         delete?: never;
@@ -909,6 +932,12 @@ export interface components {
             /** Format: uuid */
             id: string;
             /**
+             * Format: int32
+             * @description How many pages of the text were recognised by OCR (an image counts as one; 0: the text
+             *     was read from the file itself). Recognised text may hold misread words.
+             */
+            ocr_pages: number;
+            /**
              * @description The owner's handle when the document is shared with you (you may view and download it,
              *     not change it; its topics are the owner's); null for your own documents.
              */
@@ -917,6 +946,12 @@ export interface components {
             size_bytes: number;
             /** @description `pending`, `processing`, `classified` or `failed`. */
             status: string;
+            /**
+             * @description When the classifier was not sure enough to assign a topic: its best guesses, best first,
+             *     for the owner to confirm (setting the topics by hand also teaches the classifier).
+             *     Empty for documents shared with you.
+             */
+            suggestions: components["schemas"]["TopicRefDto"][];
             /**
              * @description The document's text was longer than the server keeps (`EXTRACT_MAX_TEXT_BYTES`): it was
              *     cut there and classified on what was kept.
@@ -1008,6 +1043,11 @@ export interface components {
             parent_id?: string | null;
         };
         HealthDto: {
+            /**
+             * @description Which classifier the built-in `local` provider uses: `semantic` (the embedding model is
+             *     installed in `MODEL_DIR`) or `lexical` (it is not: topics are matched by their words).
+             */
+            local_classifier: string;
             object_store: string;
             /** @description `ok` or `down`. */
             postgres: string;
@@ -1050,6 +1090,10 @@ export interface components {
              */
             used_bytes: number;
         };
+        ReclassifyAllDto: {
+            /** @description How many documents went back to `pending`. */
+            queued: number;
+        };
         RecoveryCodesDto: {
             /** @description Shown once: each works once instead of a TOTP code. */
             recovery_codes: string[];
@@ -1090,7 +1134,7 @@ export interface components {
         SearchPage: {
             items: components["schemas"]["SearchHitDto"][];
             /**
-             * @description More documents match than a search ranks (`SEARCH_RANKED_MATCHES`, 1,000 by default):
+             * @description More documents match than a search ranks (`SEARCH_RANKED_MATCHES`, 300 by default):
              *     the results are the best of the newest of them. More words or a date range reach older
              *     ones.
              */
@@ -1213,6 +1257,14 @@ export interface components {
             /** Format: uuid */
             id: string;
             name: string;
+            /**
+             * Format: float
+             * @description How close the document is to the topic (cosine similarity, -1 to 1) when the semantic
+             *     classifier assigned or suggested it; null otherwise.
+             */
+            score?: number | null;
+            /** @description `ai` (assigned by the classifier) or `user` (set by hand). */
+            source: string;
         };
         TotpCodeDto: {
             code: string;
@@ -2150,6 +2202,42 @@ export interface operations {
                 };
             };
             /** @description a dependency (PostgreSQL, the object store or Redis) is unavailable; retry after Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    documents_reclassify_unconfirmed: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReclassifyAllDto"];
+                };
+            };
+            /** @description no valid access token: missing, malformed, expired or revoked */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             503: {
                 headers: {
                     [name: string]: unknown;

@@ -35,6 +35,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(content))
         .routes(routes!(download))
         .routes(routes!(reclassify))
+        .routes(routes!(reclassify_unconfirmed))
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -42,6 +43,23 @@ pub struct TopicRefDto {
     pub id: Uuid,
     pub name: String,
     pub color: String,
+    /// How close the document is to the topic (cosine similarity, -1 to 1) when the semantic
+    /// classifier assigned or suggested it; null otherwise.
+    pub score: Option<f32>,
+    /// `ai` (assigned by the classifier) or `user` (set by hand).
+    pub source: String,
+}
+
+impl From<docuvault_core::services::documents::TopicRef> for TopicRefDto {
+    fn from(t: docuvault_core::services::documents::TopicRef) -> Self {
+        Self {
+            id: t.id,
+            name: t.name,
+            color: t.color,
+            score: t.score,
+            source: t.source,
+        }
+    }
 }
 
 /// A document as listed (no extracted text).
@@ -63,7 +81,14 @@ pub struct DocumentDto {
     /// The document's text was longer than the server keeps (`EXTRACT_MAX_TEXT_BYTES`): it was
     /// cut there and classified on what was kept.
     pub text_truncated: bool,
+    /// How many pages of the text were recognised by OCR (an image counts as one; 0: the text
+    /// was read from the file itself). Recognised text may hold misread words.
+    pub ocr_pages: i32,
     pub topics: Vec<TopicRefDto>,
+    /// When the classifier was not sure enough to assign a topic: its best guesses, best first,
+    /// for the owner to confirm (setting the topics by hand also teaches the classifier).
+    /// Empty for documents shared with you.
+    pub suggestions: Vec<TopicRefDto>,
     /// The owner set the topics by hand: classification leaves them as they are until the
     /// owner asks to reclassify.
     pub topics_by_hand: bool,
@@ -79,6 +104,7 @@ pub struct DocumentDto {
 impl From<Document> for DocumentDto {
     fn from(d: Document) -> Self {
         let r = d.row;
+        let shared = d.shared_by.is_some();
         Self {
             id: r.id,
             filename: r.filename,
@@ -91,16 +117,14 @@ impl From<Document> for DocumentDto {
             status: r.status,
             error: r.error,
             text_truncated: r.text_truncated,
+            ocr_pages: r.ocr_pages,
             topics_by_hand: r.topics_by_hand,
-            topics: d
-                .topics
-                .into_iter()
-                .map(|t| TopicRefDto {
-                    id: t.id,
-                    name: t.name,
-                    color: t.color,
-                })
-                .collect(),
+            topics: d.topics.into_iter().map(TopicRefDto::from).collect(),
+            suggestions: if shared {
+                Vec::new()
+            } else {
+                d.suggestions.into_iter().map(TopicRefDto::from).collect()
+            },
             created_at: r.created_at,
             updated_at: r.updated_at,
         }
@@ -305,8 +329,9 @@ async fn update_one(
     }))
 }
 
-/// Run extraction and classification again (after topics or AI settings changed). The
-/// document goes back to `pending`; a worker picks it up.
+/// Run classification again (after topics or AI settings changed), on the text extracted
+/// before (extraction runs again if there is none). The document goes back to `pending`; a
+/// worker picks it up.
 #[utoipa::path(
     post, path = "/api/documents/{id}/reclassify", tag = "documents", params(("id" = Uuid, Path)),
     responses(
@@ -329,6 +354,28 @@ async fn reclassify(
             extracted_text,
         }),
     ))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReclassifyAllDto {
+    /// How many documents went back to `pending`.
+    pub queued: usize,
+}
+
+/// Classify again every finished document of yours whose topics you did not set or confirm by
+/// hand (after you changed topics, or corrected documents: the local classifier learns from
+/// each correction, but documents already classified only change when you ask). Their text is
+/// not extracted again. Documents with topics set by hand keep them.
+#[utoipa::path(
+    post, path = "/api/documents/reclassify-unconfirmed", tag = "documents",
+    responses((status = 202, body = ReclassifyAllDto), (status = 503, body = ErrorBody))
+)]
+async fn reclassify_unconfirmed(
+    State(state): State<AppState>,
+    AuthUser(caller): AuthUser,
+) -> Result<(StatusCode, Json<ReclassifyAllDto>), ApiError> {
+    let queued = state.vault.reclassify_unconfirmed(caller.id).await?;
+    Ok((StatusCode::ACCEPTED, Json(ReclassifyAllDto { queued })))
 }
 
 /// Delete a document: its row and its bytes.

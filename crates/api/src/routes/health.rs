@@ -23,6 +23,9 @@ pub struct HealthDto {
     pub postgres: &'static str,
     pub object_store: &'static str,
     pub redis: &'static str,
+    /// Which classifier the built-in `local` provider uses: `semantic` (the embedding model is
+    /// installed in `MODEL_DIR`) or `lexical` (it is not: topics are matched by their words).
+    pub local_classifier: &'static str,
 }
 
 /// Readiness: PostgreSQL, the object store and Redis.
@@ -44,6 +47,11 @@ async fn health(State(state): State<AppState>) -> (StatusCode, Json<HealthDto>) 
             postgres: r.postgres.as_str(),
             object_store: r.object_store.as_str(),
             redis: r.redis.as_str(),
+            local_classifier: if r.semantic_model {
+                "semantic"
+            } else {
+                "lexical"
+            },
         }),
     )
 }

@@ -62,7 +62,7 @@ pub struct SearchPage {
     pub items: Vec<SearchHitDto>,
     /// Pass as `cursor` (with the same `q` and filters) to get the next page; null on the last.
     pub next_cursor: Option<String>,
-    /// More documents match than a search ranks (`SEARCH_RANKED_MATCHES`, 1,000 by default):
+    /// More documents match than a search ranks (`SEARCH_RANKED_MATCHES`, 300 by default):
     /// the results are the best of the newest of them. More words or a date range reach older
     /// ones.
     pub newest_only: bool,

@@ -37,7 +37,10 @@ fn done() -> Processed {
     Processed {
         text: "text".into(),
         truncated: false,
-        topic_ids: Vec::new(),
+        ocr_pages: 0,
+        topics: Vec::new(),
+        suggestions: Vec::new(),
+        embedding: None,
         thumbnail_key: None,
     }
 }

@@ -35,7 +35,7 @@ async fn health_names_each_dependency_that_is_down_and_recovers() {
     assert_eq!(status, 200);
     assert_eq!(
         body,
-        serde_json::json!({"status": "ok", "postgres": "ok", "object_store": "ok", "redis": "ok"})
+        serde_json::json!({"status": "ok", "postgres": "ok", "object_store": "ok", "redis": "ok", "local_classifier": "lexical"})
     );
 
     let p = app.proxies();
@@ -69,7 +69,7 @@ async fn health_answers_in_time_when_every_dependency_hangs() {
     assert_eq!(status, 503);
     assert_eq!(
         body,
-        serde_json::json!({"status": "unavailable", "postgres": "down", "object_store": "down", "redis": "down"})
+        serde_json::json!({"status": "unavailable", "postgres": "down", "object_store": "down", "redis": "down", "local_classifier": "lexical"})
     );
     assert!(
         took < HEALTH_BOUND,
@@ -129,4 +129,13 @@ async fn requests_answer_503_while_a_dependency_is_down_and_work_again_after() {
 
     app.upload_ok("c.txt", b"after recovery".to_vec()).await;
     assert_eq!(app.count("documents").await, 1);
+}
+
+#[tokio::test]
+async fn health_says_which_local_classifier_the_workers_use() {
+    // The tests' default: no model in MODEL_DIR, so the lexical fallback (asserted above).
+    let app = TestApp::spawn_with(crate::helpers::Options::semantic()).await;
+    let (status, body, _) = health(&app).await;
+    assert_eq!(status, 200);
+    assert_eq!(body["local_classifier"], "semantic", "{body}");
 }

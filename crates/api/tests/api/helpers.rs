@@ -56,6 +56,16 @@ pub struct Options {
 }
 
 impl Options {
+    /// With the embedding model the stack installed (`MODEL_DIR`): the `local` provider
+    /// classifies by meaning. Without it (the default here) it matches words, which most
+    /// pipeline tests were written for.
+    pub fn semantic() -> Self {
+        Self {
+            env: vec![("MODEL_DIR", stack_var("MODEL_DIR"))],
+            ..Self::default()
+        }
+    }
+
     /// For tests of what a burst of concurrent requests leaves behind (not of how the server
     /// sheds load): the production pool size and a patient acquire, so that a slow shared
     /// machine answers 503 to none of them.

@@ -495,7 +495,17 @@ async fn metrics_show_documents_by_status_and_job_counts() {
 async fn pdf_extraction_is_bounded_in_time() {
     use docuvault_core::pipeline::JobError;
     use docuvault_core::pipeline::extract::{DEFAULT_MAX_TEXT_BYTES, extract};
+    use docuvault_core::pipeline::ocr::{Ocr, OcrConfig};
     use futures::StreamExt;
+
+    let ocr = Ocr::new(
+        OcrConfig {
+            languages: "eng".into(),
+            max_pages: 1,
+        },
+        1,
+        Duration::from_secs(30),
+    );
 
     let line: &[&str] =
         &["A line of text on a long page, repeated to make the file slow to read."; 40];
@@ -511,6 +521,7 @@ async fn pdf_extraction_is_bounded_in_time() {
     let slow = extract(
         docuvault_domain::FileKind::Pdf,
         body(),
+        &ocr,
         Duration::from_millis(20),
         DEFAULT_MAX_TEXT_BYTES,
     )
@@ -525,6 +536,7 @@ async fn pdf_extraction_is_bounded_in_time() {
     let read = extract(
         docuvault_domain::FileKind::Pdf,
         body(),
+        &ocr,
         Duration::from_secs(30),
         DEFAULT_MAX_TEXT_BYTES,
     )
@@ -541,6 +553,7 @@ async fn pdf_extraction_is_bounded_in_time() {
     let cut = extract(
         docuvault_domain::FileKind::Pdf,
         body(),
+        &ocr,
         Duration::from_secs(20),
         64 * 1024,
     )

@@ -1,5 +1,6 @@
-//! The built-in provider: the lexical scorer in `docuvault_domain::classify`. No network, no
-//! key; a document can get zero topics.
+//! The built-in provider's fallback: the lexical scorer in `docuvault_domain::classify`, used
+//! when the worker has no embedding model (see `pipeline::semantic`). No network, no key; a
+//! document can get zero topics.
 
 use super::{Classifier, TopicChoice};
 use crate::pipeline::JobError;
@@ -26,5 +27,9 @@ impl Classifier for Local {
             .into_iter()
             .map(|m| m.index)
             .collect())
+    }
+
+    fn is_local(&self) -> bool {
+        true
     }
 }

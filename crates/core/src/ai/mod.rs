@@ -41,6 +41,12 @@ pub trait Classifier: Send + Sync {
         text: &str,
         topics: &[TopicChoice<'_>],
     ) -> Result<Vec<usize>, JobError>;
+
+    /// The built-in `local` provider: the worker uses the semantic classifier in its place
+    /// when the embedding model is loaded.
+    fn is_local(&self) -> bool {
+        false
+    }
 }
 
 /// Builds each owner's classifier from their settings; holds the one HTTP client (connection

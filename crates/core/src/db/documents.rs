@@ -27,6 +27,8 @@ pub struct DocumentRow {
     pub error: Option<String>,
     /// The extracted text was cut at the extraction bound.
     pub text_truncated: bool,
+    /// Pages whose text was read by OCR (an image counts as one).
+    pub ocr_pages: i32,
     /// The owner set the topics by hand; classification leaves them alone.
     pub topics_by_hand: bool,
     /// Where the first page's thumbnail is stored, if the worker made one.
@@ -35,13 +37,19 @@ pub struct DocumentRow {
     pub updated_at: DateTime<Utc>,
 }
 
-/// A topic as attached to a document.
+/// A topic as attached to a document, or suggested for it.
 #[derive(Debug, Clone, FromRow)]
 pub struct DocumentTopicRow {
     pub document_id: Uuid,
     pub id: Uuid,
     pub name: String,
     pub color: String,
+    /// The classifier's similarity, when it gave one.
+    pub score: Option<f32>,
+    /// `ai` or `user`.
+    pub source: String,
+    /// Not attached: one of the classifier's suggestions for a document it left without one.
+    pub suggested: bool,
 }
 
 #[derive(Debug)]
@@ -54,7 +62,7 @@ pub struct NewDocument<'a> {
     pub size_bytes: i64,
 }
 
-pub(crate) const COLUMNS: &str = "id, user_id, filename, folder_id, object_key, content_type, size_bytes, status, error, text_truncated, topics_by_hand, thumbnail_key, created_at, updated_at";
+pub(crate) const COLUMNS: &str = "id, user_id, filename, folder_id, object_key, content_type, size_bytes, status, error, text_truncated, ocr_pages, topics_by_hand, thumbnail_key, created_at, updated_at";
 
 /// Records the document, charges its size to the owner's quota and claims its object (off
 /// the clean-up list) in one statement: all of it, or — if the size does not fit in what is
@@ -322,7 +330,7 @@ pub async fn set_topics_by_hand(
     topic_ids: &[Uuid],
 ) -> Result<bool> {
     let found = sqlx::query(
-        "UPDATE documents SET topics_by_hand = true
+        "UPDATE documents SET topics_by_hand = true, topic_suggestions = '[]'
           WHERE user_id = $1 AND id = $2",
     )
     .bind(owner)
@@ -339,8 +347,8 @@ pub async fn set_topics_by_hand(
         .execute(&mut *tx)
         .await?;
     sqlx::query(
-        "INSERT INTO document_topics (document_id, topic_id)
-         SELECT $2, t.id FROM topics t WHERE t.user_id = $1 AND t.id = ANY($3)",
+        "INSERT INTO document_topics (document_id, topic_id, source)
+         SELECT $2, t.id, 'user' FROM topics t WHERE t.user_id = $1 AND t.id = ANY($3)",
     )
     .bind(owner)
     .bind(id)
@@ -365,13 +373,20 @@ pub async fn count_own_topics(
     )
 }
 
-/// The topics of the given documents, in one query for a whole page.
+/// The topics of the given documents, then the topics suggested for them (those that still
+/// exist and are the owner's, best first), in one query for a whole page.
 pub async fn topics_of(pool: &PgPool, document_ids: &[Uuid]) -> Result<Vec<DocumentTopicRow>> {
     Ok(sqlx::query_as(
-        "SELECT dt.document_id, t.id, t.name, t.color
-         FROM document_topics dt JOIN topics t ON t.id = dt.topic_id
-         WHERE dt.document_id = ANY($1)
-         ORDER BY lower(t.name)",
+        "SELECT dt.document_id, t.id, t.name, t.color, dt.score, dt.source, false AS suggested
+           FROM document_topics dt JOIN topics t ON t.id = dt.topic_id
+          WHERE dt.document_id = ANY($1)
+         UNION ALL
+         SELECT d.id, t.id, t.name, t.color, (s.value ->> 'score')::real, 'ai', true
+           FROM documents d
+          CROSS JOIN LATERAL jsonb_array_elements(d.topic_suggestions) s
+           JOIN topics t ON t.user_id = d.user_id AND t.id = (s.value ->> 'topic_id')::uuid
+          WHERE d.id = ANY($1) AND d.topic_suggestions <> '[]'::jsonb
+          ORDER BY suggested, score DESC NULLS LAST, name",
     )
     .bind(document_ids)
     .fetch_all(pool)

@@ -68,6 +68,17 @@ pub async fn get(db: impl PgExecutor<'_>, owner: Uuid, id: Uuid) -> Result<Optio
     .await?)
 }
 
+/// Whether the owner has folder `id` (without counting its documents, which `get` does).
+pub async fn exists(db: impl PgExecutor<'_>, owner: Uuid, id: Uuid) -> Result<bool> {
+    Ok(
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM folders WHERE user_id = $1 AND id = $2)")
+            .bind(owner)
+            .bind(id)
+            .fetch_one(db)
+            .await?,
+    )
+}
+
 /// How deep `id` is (a root folder is 1); `None` if the owner has no such folder.
 pub async fn depth(db: impl PgExecutor<'_>, owner: Uuid, id: Uuid) -> Result<Option<i32>> {
     Ok(sqlx::query_scalar(

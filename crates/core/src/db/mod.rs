@@ -7,6 +7,7 @@ pub mod activity;
 pub mod ai_settings;
 pub mod audit;
 pub mod documents;
+pub mod embeddings;
 pub mod folders;
 pub mod object_cleanup;
 pub mod password_resets;

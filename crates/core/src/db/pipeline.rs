@@ -36,6 +36,9 @@ pub struct Claimed {
     pub failures: i32,
     /// The error of the previous attempt, if any.
     pub error: Option<String>,
+    /// The document's text was extracted by an earlier attempt (a reclassification): the job
+    /// classifies that text again instead of extracting it again (OCR can take minutes).
+    pub text_ready: bool,
 }
 
 /// What a document shows when its worker died with it.
@@ -60,7 +63,8 @@ pub async fn claim(pool: &PgPool, id: Uuid, lease: Duration) -> Result<Option<Cl
           WHERE id = $1
             AND ((status = 'pending' AND next_attempt_at <= now())
                  OR (status = 'processing' AND lease_until < now()))
-      RETURNING id, user_id, object_key, content_type, attempts, failures, error",
+      RETURNING id, user_id, object_key, content_type, attempts, failures, error,
+                extracted_text IS NOT NULL AS text_ready",
     )
     .bind(id)
     .bind(secs(lease))
@@ -81,7 +85,8 @@ pub async fn finish(pool: &PgPool, id: Uuid, attempt: i32, done: &Processed) -> 
         "WITH done AS (
               UPDATE documents
                  SET status = 'classified', extracted_text = $3, text_truncated = $4, error = NULL,
-                     lease_until = NULL, processed_at = now(), thumbnail_key = $5
+                     lease_until = NULL, processed_at = now(), thumbnail_key = $5,
+                     ocr_pages = $6, topic_suggestions = $7
                WHERE id = $1 AND attempts = $2 AND status = 'processing'
            RETURNING topics_by_hand),
               claimed AS (
@@ -93,8 +98,20 @@ pub async fn finish(pool: &PgPool, id: Uuid, attempt: i32, done: &Processed) -> 
     .bind(&done.text)
     .bind(done.truncated)
     .bind(done.thumbnail_key.as_deref())
+    .bind(i32::try_from(done.ocr_pages).unwrap_or(i32::MAX))
+    .bind(sqlx::types::Json(
+        done.suggestions
+            .iter()
+            .map(|(id, score)| serde_json::json!({ "topic_id": id, "score": score }))
+            .collect::<Vec<_>>(),
+    ))
     .fetch_optional(&mut *tx)
     .await?;
+    if by_hand.is_some()
+        && let Some((model, embedding)) = &done.embedding
+    {
+        crate::db::embeddings::store_embedding(&mut *tx, id, model, embedding).await?;
+    }
     match by_hand {
         None => {
             tx.rollback().await?;
@@ -112,15 +129,18 @@ pub async fn finish(pool: &PgPool, id: Uuid, attempt: i32, done: &Processed) -> 
         .execute(&mut *tx)
         .await?;
     // Only topics that still exist and belong to the document's owner are attached.
+    let (ids, scores): (Vec<Uuid>, Vec<Option<f32>>) = done.topics.iter().copied().unzip();
     sqlx::query(
-        "INSERT INTO document_topics (document_id, topic_id)
-         SELECT d.id, t.id FROM documents d
-           JOIN topics t ON t.user_id = d.user_id
-          WHERE d.id = $1 AND t.id = ANY($2)
+        "INSERT INTO document_topics (document_id, topic_id, source, score)
+         SELECT d.id, t.id, 'ai', picked.score FROM documents d
+           JOIN unnest($2::uuid[], $3::real[]) AS picked (topic_id, score) ON true
+           JOIN topics t ON t.user_id = d.user_id AND t.id = picked.topic_id
+          WHERE d.id = $1
          ON CONFLICT DO NOTHING",
     )
     .bind(id)
-    .bind(&done.topic_ids)
+    .bind(&ids)
+    .bind(&scores)
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;
@@ -286,6 +306,47 @@ pub async fn requeue(pool: &PgPool, owner: Uuid, id: Uuid) -> Result<bool> {
     .await?
     .rows_affected();
     Ok(updated == 1)
+}
+
+/// Puts every finished document of the owner whose topics nobody confirmed (not set by hand)
+/// and whose text is extracted back in the queue, to be classified again; their ids. They are
+/// left unpublished, so the workers' sweeper queues them in batches.
+pub async fn requeue_unconfirmed(pool: &PgPool, owner: Uuid) -> Result<Vec<Uuid>> {
+    Ok(sqlx::query_scalar(
+        "WITH queued AS (
+              UPDATE documents
+                 SET status = 'pending', failures = 0, error = NULL, lease_until = NULL,
+                     next_attempt_at = now(), published_at = NULL
+               WHERE user_id = $1 AND NOT topics_by_hand AND status IN ('classified', 'failed')
+                 AND extracted_text IS NOT NULL
+           RETURNING id),
+              noted AS (
+              INSERT INTO document_activity (document_id, actor_id, kind, detail)
+              SELECT id, $1, 'reclassify_requested', '{\"all_unconfirmed\": true}'::jsonb FROM queued)
+         SELECT id FROM queued",
+    )
+    .bind(owner)
+    .fetch_all(pool)
+    .await?)
+}
+
+/// What an earlier attempt extracted, for a job that classifies it again.
+#[derive(Debug, Clone, FromRow)]
+pub struct KeptText {
+    pub extracted_text: Option<String>,
+    pub text_truncated: bool,
+    pub ocr_pages: i32,
+    pub thumbnail_key: Option<String>,
+}
+
+pub async fn kept_text(pool: &PgPool, id: Uuid) -> Result<Option<KeptText>> {
+    Ok(sqlx::query_as(
+        "SELECT extracted_text, text_truncated, ocr_pages, thumbnail_key
+           FROM documents WHERE id = $1",
+    )
+    .bind(id)
+    .fetch_optional(pool)
+    .await?)
 }
 
 /// The owner's topics, as the classifier needs them.

@@ -3,36 +3,37 @@
 //! - Plain text: UTF-8 (a BOM is dropped); anything that is not UTF-8 is read as Windows-1252,
 //!   which is Latin-1 plus the printable characters Windows puts in 0x80–0x9F.
 //! - PDF: poppler's `pdftotext` in a child process (the quality reference in DEPENDENCIES.md:
-//!   correct reading order for multi-column pages, 106 ms for 131 pages). The child runs under
-//!   `prlimit` (address space and CPU time), with a wall-clock timeout, killed on drop. Its
-//!   output and its error output are read at the same time (a child blocked on a full pipe
-//!   would otherwise hang until the timeout); once the text reaches the bound the child is
-//!   killed and the text kept is marked truncated. A corrupt or encrypted PDF ends as a
-//!   readable reason.
-//! - Images: no OCR yet, so no text.
+//!   correct reading order for multi-column pages, 106 ms for 131 pages), bounded as
+//!   [`super::child`] says; once the text reaches the bound the child is killed and the text
+//!   kept is marked truncated. Pages without a text layer (scans) are read by OCR
+//!   ([`super::ocr`]). A corrupt or encrypted PDF ends as a readable reason.
+//! - Images (PNG, JPEG, TIFF): OCR.
 
-use std::path::{Path, PathBuf};
-use std::process::Stdio;
+use std::path::Path;
 use std::time::Duration;
 
 use docuvault_domain::FileKind;
 use futures::StreamExt;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 
+use super::child::{
+    RunError, TempFile, bounded_command, create_private, run_captured, temp_file_error,
+};
+use super::ocr::{self, Ocr};
 use super::{JobError, thumbnail};
 use crate::storage::ByteStream;
 
 /// The most text kept from one document by default (bytes of UTF-8; `EXTRACT_MAX_TEXT_BYTES`).
 pub const DEFAULT_MAX_TEXT_BYTES: usize = 8 * 1024 * 1024;
-/// Address space a `pdftotext` child may use.
-const PDF_MEMORY_LIMIT: u64 = 1024 * 1024 * 1024;
 
 /// A document's text.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Extracted {
     pub text: String,
-    /// The text went on past `max_bytes` and was cut there.
+    /// The text went on past `max_bytes` and was cut there (or OCR stopped at its page bound).
     pub truncated: bool,
+    /// Pages (an image counts as one) whose text was read by OCR.
+    pub ocr_pages: usize,
     /// A PNG of the first page (PDFs), for the document list; `None` if it could not be made.
     pub thumbnail: Option<Vec<u8>>,
 }
@@ -41,33 +42,43 @@ pub struct Extracted {
 pub async fn extract(
     kind: FileKind,
     body: ByteStream<'_>,
+    ocr: &Ocr,
     timeout: Duration,
     max_bytes: usize,
 ) -> Result<Extracted, JobError> {
-    let ((raw, truncated), thumbnail) = match kind {
-        FileKind::PlainText => (read_bounded(body, max_bytes).await?, None),
-        FileKind::Pdf => pdf_text(body, timeout, max_bytes).await?,
-        FileKind::Png | FileKind::Jpeg | FileKind::Tiff => {
-            return Err(JobError::Permanent(
-                "no text to classify: images need OCR, which DocuVault does not do yet".into(),
-            ));
-        }
-    };
-    let text = decode_text(&raw);
-    if text.trim().is_empty() {
-        return Err(JobError::Permanent(match kind {
-            FileKind::Pdf => {
-                "no text to classify: the PDF has no text layer (a scan? OCR is not available yet)"
-                    .into()
+    match kind {
+        FileKind::PlainText => {
+            let (raw, truncated) = read_bounded(body, max_bytes).await?;
+            let text = decode_text(&raw);
+            if text.trim().is_empty() {
+                return Err(JobError::Permanent(
+                    "no text to classify: the file holds only white space".into(),
+                ));
             }
-            _ => "no text to classify: the file holds only white space".into(),
-        }));
+            Ok(Extracted {
+                text,
+                truncated,
+                ocr_pages: 0,
+                thumbnail: None,
+            })
+        }
+        FileKind::Pdf => pdf_text(body, ocr, timeout, max_bytes).await,
+        FileKind::Png | FileKind::Jpeg | FileKind::Tiff => {
+            let mut text = image_text(body, ocr).await?;
+            let truncated = text.len() > max_bytes;
+            if truncated {
+                text.truncate(docuvault_domain::text::floor_char_boundary(
+                    &text, max_bytes,
+                ));
+            }
+            Ok(Extracted {
+                text,
+                truncated,
+                ocr_pages: 1,
+                thumbnail: None,
+            })
+        }
     }
-    Ok(Extracted {
-        text,
-        truncated,
-        thumbnail,
-    })
 }
 
 /// Up to `limit` bytes of `body`, and whether there was more.
@@ -119,78 +130,83 @@ fn windows_1252(b: u8) -> char {
     }
 }
 
-/// A temporary file removed when dropped, whatever happens in between.
-pub(super) struct TempFile(pub(super) PathBuf);
-
-impl Drop for TempFile {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
-    }
-}
-
-/// A new file only its owner can read (the temporary directory may be shared with other
-/// users), refusing to follow or reuse anything already at `path`.
-async fn create_private(path: &Path) -> std::io::Result<tokio::fs::File> {
-    let mut options = tokio::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    options.mode(0o600);
-    options.open(path).await
-}
-
-fn temp_file_error(e: std::io::Error) -> JobError {
-    JobError::internal("the server could not write a temporary file", e)
-}
-
-/// The PDF's text (and whether it was cut), and a thumbnail of its first page.
-async fn pdf_text(
-    mut body: ByteStream<'_>,
-    timeout: Duration,
-    max_bytes: usize,
-) -> Result<((Vec<u8>, bool), Option<Vec<u8>>), JobError> {
-    // pdftotext needs to seek, so the PDF goes to a private temporary file first.
-    let file =
-        TempFile(std::env::temp_dir().join(format!("docuvault-{}.pdf", uuid::Uuid::new_v4())));
+/// Writes `body` to a new private temporary file (the tools need to seek, or read a file).
+async fn to_temp_file(mut body: ByteStream<'_>, extension: &str) -> Result<TempFile, JobError> {
+    let file = TempFile::named(extension);
     let mut out = create_private(&file.0).await.map_err(temp_file_error)?;
     while let Some(chunk) = body.next().await {
         let chunk = chunk.map_err(JobError::from)?;
         out.write_all(&chunk).await.map_err(temp_file_error)?;
     }
     out.flush().await.map_err(temp_file_error)?;
-    drop(out);
-    let text = run_pdftotext(&file.0, timeout, max_bytes).await?;
-    let thumbnail = thumbnail::render(&file.0, timeout).await;
-    Ok((text, thumbnail))
+    Ok(file)
 }
 
-/// `program` under `prlimit` (address space and CPU time bounded), or alone when `limited` is
-/// false (no util-linux; the caller's wall-clock timeout still bounds it).
-pub(super) fn bounded_command(
-    program: &str,
-    cpu_secs: u64,
-    limited: bool,
-) -> tokio::process::Command {
-    if limited {
-        let mut c = tokio::process::Command::new("prlimit");
-        c.arg(format!("--as={PDF_MEMORY_LIMIT}"))
-            .arg(format!("--cpu={cpu_secs}"))
-            .arg("--")
-            .arg(program);
-        c
+/// The image's text, by OCR.
+async fn image_text(body: ByteStream<'_>, ocr: &Ocr) -> Result<String, JobError> {
+    let file = to_temp_file(body, "img").await?;
+    ocr.image(&file.0).await
+}
+
+/// The PDF's text (with OCR of its pages that have no text layer), whether it was cut, how
+/// many pages OCR read, and a thumbnail of its first page.
+async fn pdf_text(
+    body: ByteStream<'_>,
+    ocr: &Ocr,
+    timeout: Duration,
+    max_bytes: usize,
+) -> Result<Extracted, JobError> {
+    let file = to_temp_file(body, "pdf").await?;
+    let (raw, mut truncated) = run_pdftotext(&file.0, timeout, max_bytes).await?;
+    let thumbnail = thumbnail::render(&file.0, timeout).await;
+    let layer = decode_text(&raw);
+    // pdftotext ends every page with a form feed (so the last piece is no page). A cut text
+    // layer is long enough as it is.
+    let mut pages: Vec<String> = layer.split('\x0c').map(str::to_owned).collect();
+    let page_count = pages.len() - usize::from(layer.ends_with('\x0c'));
+    let read = if truncated {
+        ocr::PagesRead::default()
     } else {
-        tokio::process::Command::new(program)
+        ocr.pdf_pages(&file.0, &mut pages[..page_count]).await?
+    };
+    if read.left_out {
+        truncated = true;
     }
+    let mut text = if read.read > 0 {
+        pages.join("\x0c")
+    } else {
+        layer
+    };
+    if text.len() > max_bytes {
+        text.truncate(docuvault_domain::text::floor_char_boundary(
+            &text, max_bytes,
+        ));
+        truncated = true;
+    }
+    if text.trim().is_empty() {
+        return Err(JobError::Permanent(match read.unavailable {
+            Some(why) => {
+                format!("no text to classify: the PDF has no text layer (a scan?), and {why}")
+            }
+            None => {
+                "no text found: the PDF has no text layer, and OCR found no readable text in it"
+                    .into()
+            }
+        }));
+    }
+    Ok(Extracted {
+        text,
+        truncated,
+        ocr_pages: read.read,
+        thumbnail,
+    })
 }
 
 fn pdftotext_command(path: &Path, cpu_secs: u64, limited: bool) -> tokio::process::Command {
     let mut cmd = bounded_command("pdftotext", cpu_secs, limited);
     cmd.args(["-q", "-enc", "UTF-8", "-eol", "unix"])
         .arg(path)
-        .arg("-")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true);
+        .arg("-");
     cmd
 }
 
@@ -200,50 +216,45 @@ async fn run_pdftotext(
     max_bytes: usize,
 ) -> Result<(Vec<u8>, bool), JobError> {
     let cpu_secs = timeout.as_secs().max(1);
-    let mut child = match pdftotext_command(path, cpu_secs, true).spawn() {
-        Ok(child) => child,
-        // Without util-linux's prlimit, the wall-clock timeout still bounds the child.
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            pdftotext_command(path, cpu_secs, false)
-                .spawn()
-                .map_err(|e| {
-                    JobError::internal("the server's PDF reader (pdftotext) could not start", e)
-                })?
+    let out = match run_captured(
+        |limited| pdftotext_command(path, cpu_secs, limited),
+        timeout,
+        max_bytes,
+    )
+    .await
+    {
+        Ok(out) => out,
+        Err(RunError::TimedOut) => {
+            return Err(JobError::Permanent(format!(
+                "reading the PDF took longer than the {} s allowed",
+                timeout.as_secs()
+            )));
         }
-        Err(e) => {
+        Err(RunError::Spawn(e)) => {
             return Err(JobError::internal(
                 "the server's PDF reader (pdftotext) could not start",
                 e,
             ));
         }
+        Err(RunError::Io(e)) => {
+            return Err(JobError::internal(
+                "the PDF reader's output could not be read",
+                e,
+            ));
+        }
     };
-    let (Some(stdout), Some(stderr)) = (child.stdout.take(), child.stderr.take()) else {
-        return Err(JobError::transient(
-            "the server's PDF reader (pdftotext) could not start",
-        ));
+    // Killed on purpose for its length: the text kept is the result.
+    let Some(status) = out.status else {
+        return Ok((out.stdout, true));
     };
-    let work = async {
-        // Both pipes at once: a child blocked writing one of them never exits.
-        let ((read, text, truncated), err) =
-            tokio::join!(read_text(stdout, max_bytes, &mut child), read_head(stderr));
-        let status = child.wait().await;
-        (read, text, truncated, err, status)
-    };
-    let (read, text, truncated, err, status) =
-        tokio::time::timeout(timeout, work).await.map_err(|_| {
-            JobError::Permanent(format!(
-                "reading the PDF took longer than the {} s allowed",
-                timeout.as_secs()
-            ))
-        })?;
-    read.map_err(|e| JobError::internal("the PDF reader's output could not be read", e))?;
-    if truncated {
-        // Killed on purpose: the text kept is the result.
-        return Ok((text, true));
-    }
-    let status = status.map_err(|e| JobError::internal("the PDF reader did not finish", e))?;
     if !status.success() {
-        let detail = err.lines().next().unwrap_or("").trim().to_owned();
+        let detail = out
+            .stderr_head
+            .lines()
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_owned();
         tracing::info!(exit = ?status.code(), stderr = detail, "pdftotext failed");
         return Err(JobError::Permanent(match status.code() {
             Some(1) => "the PDF is damaged or not a PDF and has no readable text".to_owned(),
@@ -256,35 +267,7 @@ async fn run_pdftotext(
             }
         }));
     }
-    Ok((text, false))
-}
-
-/// Reads `out` up to `max_bytes`; on reaching the bound with more to come, kills `child` at
-/// once and reports the text as truncated.
-async fn read_text(
-    out: tokio::process::ChildStdout,
-    max_bytes: usize,
-    child: &mut tokio::process::Child,
-) -> (std::io::Result<()>, Vec<u8>, bool) {
-    let mut text = Vec::new();
-    // One byte past the bound tells "exactly the bound" from "more than the bound".
-    let mut limited = out.take(max_bytes as u64 + 1);
-    let read = limited.read_to_end(&mut text).await.map(|_| ());
-    if text.len() > max_bytes {
-        text.truncate(max_bytes);
-        let _ = child.start_kill();
-        return (read, text, true);
-    }
-    (read, text, false)
-}
-
-/// The start of a child's error output (all a reason needs); the rest is read and dropped so
-/// the child never blocks on it.
-async fn read_head(mut err: tokio::process::ChildStderr) -> String {
-    let mut head = Vec::new();
-    let _ = (&mut err).take(4096).read_to_end(&mut head).await;
-    let _ = tokio::io::copy(&mut err, &mut tokio::io::sink()).await;
-    String::from_utf8_lossy(&head).into_owned()
+    Ok((out.stdout, false))
 }
 
 #[cfg(test)]
@@ -301,26 +284,6 @@ mod tests {
         );
         // A length bound that cut "€" (3 bytes) after its first two bytes.
         assert_eq!(decode_text(b"price 5\xe2\x82"), "price 5");
-    }
-
-    #[cfg(unix)]
-    #[tokio::test]
-    async fn temporary_files_are_private_and_new() {
-        use std::os::unix::fs::PermissionsExt;
-        let path = std::env::temp_dir().join(format!("docuvault-test-{}", uuid::Uuid::new_v4()));
-        let file = TempFile(path.clone());
-        create_private(&file.0).await.expect("create");
-        let mode = std::fs::metadata(&path)
-            .expect("metadata")
-            .permissions()
-            .mode();
-        assert_eq!(mode & 0o777, 0o600);
-        assert!(
-            create_private(&file.0).await.is_err(),
-            "an existing file is not reused"
-        );
-        drop(file);
-        assert!(!path.exists(), "removed on drop");
     }
 
     #[test]

@@ -6,7 +6,10 @@
 //! is fenced by the attempt that claimed the document, so running it twice, or a taken-over
 //! worker finishing late, leaves the same final state.
 
+mod child;
 pub mod extract;
+pub mod ocr;
+pub mod semantic;
 pub mod thumbnail;
 pub mod worker;
 
@@ -73,12 +76,19 @@ impl From<crate::Error> for JobError {
 }
 
 /// What a successful attempt found.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Processed {
     pub text: String,
     /// The text was cut at the extraction bound.
     pub truncated: bool,
-    pub topic_ids: Vec<Uuid>,
+    /// Pages whose text came from OCR.
+    pub ocr_pages: usize,
+    /// Topics assigned by the classifier, with its score when it gives one.
+    pub topics: Vec<(Uuid, Option<f32>)>,
+    /// The classifier's best guesses when it assigned none, best first.
+    pub suggestions: Vec<(Uuid, f32)>,
+    /// The document's embedding and the model that made it.
+    pub embedding: Option<(String, Vec<f32>)>,
     /// Where the first page's thumbnail was stored, if one was made.
     pub thumbnail_key: Option<String>,
 }
@@ -136,6 +146,11 @@ pub struct Pipeline {
     pub ai: AiClient,
     pub metrics: Metrics,
     pub config: PipelineConfig,
+    /// Reads images and scanned pages; its `tesseract` processes are shared by all the jobs.
+    pub ocr: ocr::Ocr,
+    /// The semantic classifier, used for owners whose provider is `local`; `None` when the
+    /// model could not be loaded (then the lexical one is used, as the log and `/health` say).
+    pub semantic: Option<semantic::Semantic>,
     /// Where status changes are told to the owner's open app tabs.
     pub events: Arc<dyn EventBus>,
     #[doc(hidden)]
@@ -253,6 +268,39 @@ impl Pipeline {
         if let Some(hook) = &self.hook {
             hook(job);
         }
+        let mut done = match self.kept(job).await? {
+            Some(kept) => kept,
+            None => self.extract(job).await?,
+        };
+        self.classify(job, &mut done).await?;
+        Ok(done)
+    }
+
+    /// The text an earlier attempt extracted, when this job only classifies again.
+    async fn kept(&self, job: &Claimed) -> Result<Option<Processed>, JobError> {
+        if !job.text_ready {
+            return Ok(None);
+        }
+        let Some(kept) = q::kept_text(&self.db, job.id).await? else {
+            return Ok(None);
+        };
+        let Some(text) = kept.extracted_text else {
+            return Ok(None);
+        };
+        tracing::debug!("classifying the text extracted before");
+        Ok(Some(Processed {
+            text,
+            truncated: kept.text_truncated,
+            ocr_pages: usize::try_from(kept.ocr_pages).unwrap_or(0),
+            topics: Vec::new(),
+            suggestions: Vec::new(),
+            embedding: None,
+            thumbnail_key: kept.thumbnail_key,
+        }))
+    }
+
+    /// Fetches the document's bytes and extracts its text (and thumbnail).
+    async fn extract(&self, job: &Claimed) -> Result<Processed, JobError> {
         let kind = FileKind::from_mime(&job.content_type).ok_or_else(|| {
             JobError::Permanent(format!("unsupported content type {}", job.content_type))
         })?;
@@ -261,6 +309,7 @@ impl Pipeline {
         let extracted = extract::extract(
             kind,
             body,
+            &self.ocr,
             self.config.extract_timeout,
             self.config.extract_max_text_bytes,
         )
@@ -268,21 +317,42 @@ impl Pipeline {
         tracing::debug!(
             bytes = extracted.text.len(),
             truncated = extracted.truncated,
+            ocr_pages = extracted.ocr_pages,
             "text extracted"
         );
         let thumbnail_key = match extracted.thumbnail {
             Some(png) => self.store_thumbnail(&key, png).await,
             None => None,
         };
-        let mut done = Processed {
+        Ok(Processed {
             text: extracted.text,
             truncated: extracted.truncated,
-            topic_ids: Vec::new(),
+            ocr_pages: extracted.ocr_pages,
+            topics: Vec::new(),
+            suggestions: Vec::new(),
+            embedding: None,
             thumbnail_key,
-        };
+        })
+    }
+
+    /// Classifies the text into the owner's topics: with the semantic classifier when the
+    /// owner's provider is `local` and the model is loaded, else with the owner's provider.
+    async fn classify(&self, job: &Claimed, done: &mut Processed) -> Result<(), JobError> {
+        let provider = self.ai.for_owner(&self.db, job.user_id).await?;
+        if let (true, Some(semantic)) = (provider.is_local(), &self.semantic) {
+            let verdict = semantic.classify(&self.db, job.user_id, &done.text).await?;
+            done.topics = verdict
+                .assigned
+                .into_iter()
+                .map(|(id, score)| (id, Some(score)))
+                .collect();
+            done.suggestions = verdict.suggestions;
+            done.embedding = Some((semantic.model().to_owned(), verdict.embedding));
+            return Ok(());
+        }
         let topics = q::topics_of(&self.db, job.user_id).await?;
         if topics.is_empty() {
-            return Ok(done);
+            return Ok(());
         }
         let choices: Vec<TopicChoice<'_>> = topics
             .iter()
@@ -291,15 +361,14 @@ impl Pipeline {
                 description: &t.description,
             })
             .collect();
-        let provider = self.ai.for_owner(&self.db, job.user_id).await?;
         let input = truncate_chars(&done.text, self.config.classify_max_chars);
         let picked = provider.classify(input, &choices).await?;
-        done.topic_ids = picked
+        done.topics = picked
             .into_iter()
             .filter_map(|i| topics.get(i))
-            .map(|t| t.id)
+            .map(|t| (t.id, None))
             .collect();
-        Ok(done)
+        Ok(())
     }
 
     /// Stores a thumbnail beside the document's bytes; its key, or `None` if it could not be

@@ -3,10 +3,9 @@
 //! extraction. Best effort: a document whose thumbnail cannot be made is still processed.
 
 use std::path::Path;
-use std::process::Stdio;
 use std::time::Duration;
 
-use super::extract::{TempFile, bounded_command};
+use super::child::{TempFile, bounded_command, status_within};
 
 /// The longer side of a thumbnail, in pixels.
 pub const THUMBNAIL_PX: u32 = 300;
@@ -19,33 +18,27 @@ pub async fn render(pdf: &Path, timeout: Duration) -> Option<Vec<u8>> {
     // pdftoppm -singlefile writes `<prefix>.png`.
     let out = TempFile(prefix.with_extension("thumb.png"));
     let cpu_secs = timeout.as_secs().max(1);
-    let run = |limited: bool| {
-        let mut cmd = bounded_command("pdftoppm", cpu_secs, limited);
-        cmd.args([
-            "-q",
-            "-png",
-            "-singlefile",
-            "-f",
-            "1",
-            "-l",
-            "1",
-            "-scale-to",
-        ])
-        .arg(THUMBNAIL_PX.to_string())
-        .arg(pdf)
-        .arg(&prefix)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .kill_on_drop(true);
-        cmd
-    };
-    let status = match status_within(&mut run(true), timeout).await {
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            status_within(&mut run(false), timeout).await
-        }
-        other => other,
-    };
+    let status = status_within(
+        |limited| {
+            let mut cmd = bounded_command("pdftoppm", cpu_secs, limited);
+            cmd.args([
+                "-q",
+                "-png",
+                "-singlefile",
+                "-f",
+                "1",
+                "-l",
+                "1",
+                "-scale-to",
+            ])
+            .arg(THUMBNAIL_PX.to_string())
+            .arg(pdf)
+            .arg(&prefix);
+            cmd
+        },
+        timeout,
+    )
+    .await;
     match status {
         Ok(s) if s.success() => {}
         Ok(s) => {
@@ -60,23 +53,5 @@ pub async fn render(pdf: &Path, timeout: Duration) -> Option<Vec<u8>> {
     match tokio::fs::metadata(&out.0).await {
         Ok(m) if m.len() <= MAX_THUMBNAIL_BYTES => tokio::fs::read(&out.0).await.ok(),
         _ => None,
-    }
-}
-
-/// Runs the command to its end, killing it when `timeout` passes first.
-async fn status_within(
-    cmd: &mut tokio::process::Command,
-    timeout: Duration,
-) -> std::io::Result<std::process::ExitStatus> {
-    let mut child = cmd.spawn()?;
-    match tokio::time::timeout(timeout, child.wait()).await {
-        Ok(status) => status,
-        Err(_) => {
-            let _ = child.start_kill();
-            Err(std::io::Error::new(
-                std::io::ErrorKind::TimedOut,
-                "thumbnail timed out",
-            ))
-        }
     }
 }

@@ -86,6 +86,22 @@ async fn touch(path: &std::path::Path) -> std::io::Result<()> {
         .set_modified(std::time::SystemTime::now())
 }
 
+/// The semantic classifier from `MODEL_DIR`, or `None` (said in the log) when it cannot be
+/// loaded: owners whose provider is `local` then get the lexical classifier.
+fn load_semantic(config: &crate::config::PipelineConfig) -> Option<super::semantic::Semantic> {
+    match super::semantic::Semantic::load(&config.model_dir, config.classify) {
+        Ok(semantic) => Some(semantic),
+        Err(e) => {
+            tracing::warn!(
+                error = %e,
+                model_dir = %config.model_dir.display(),
+                "no embedding model: the local classifier falls back to matching words (lexical)"
+            );
+            None
+        }
+    }
+}
+
 /// What a `run_until_idle` did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct RunStats {
@@ -143,6 +159,12 @@ impl Worker {
                 redis.clone(),
                 &config.redis_key_prefix,
             )),
+            semantic: load_semantic(&config.pipeline),
+            ocr: super::ocr::Ocr::new(
+                config.pipeline.ocr.clone(),
+                config.pipeline.concurrency,
+                config.pipeline.extract_timeout,
+            ),
             config: config.pipeline.clone(),
             hook: None,
         };
@@ -170,6 +192,8 @@ impl Worker {
     /// Works until `shutdown`, then drains for up to `grace`.
     pub async fn run(&self, shutdown: CancellationToken, grace: Duration) {
         tracing::info!(consumer = %self.consumer, concurrency = self.concurrency, "worker started");
+        // Said once at the start, not at the first image.
+        self.pipeline.ocr.state().await;
         let slots = Arc::new(Semaphore::new(self.concurrency));
         let turned = Arc::new(AtomicU64::new(unix_now()));
         let sweeper = {

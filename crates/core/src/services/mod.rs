@@ -47,6 +47,9 @@ pub struct Vault {
     pub direct_uploads: crate::config::DirectUploadConfig,
     /// How many matches, the newest, a search ranks.
     pub search_ranked_matches: i64,
+    /// Where the workers' embedding model is (`MODEL_DIR`), for `/health` to say which local
+    /// classifier they use.
+    pub model_dir: std::path::PathBuf,
     /// Queues this process's changes of one user's quota row (see [`QuotaGates`]).
     pub quota_gates: QuotaGates,
     pub passwords: Passwords,
@@ -90,6 +93,7 @@ impl Vault {
             quota_default_bytes: config.quota_default_bytes,
             direct_uploads: config.direct_uploads.clone(),
             search_ranked_matches: config.search_ranked_matches,
+            model_dir: config.pipeline.model_dir.clone(),
             quota_gates: QuotaGates::default(),
         })
     }

@@ -242,6 +242,7 @@ impl Vault {
                 Ok(Completion::Created(Document {
                     row,
                     topics: Vec::new(),
+                    suggestions: Vec::new(),
                     shared_by: None,
                 }))
             }
