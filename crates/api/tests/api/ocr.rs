@@ -51,6 +51,21 @@ async fn a_photographed_page_is_read_by_ocr() {
     ] {
         assert!(text.iter().any(|w| w == expected), "{expected} in {text:?}");
     }
+    // The list shows the photo itself, scaled down.
+    assert_eq!(doc["has_thumbnail"], true);
+    let resp = app
+        .get(&format!(
+            "/api/documents/{}/thumbnail",
+            doc["id"].as_str().unwrap()
+        ))
+        .await;
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.headers()["content-type"], "image/png");
+    let png = resp.bytes().await.unwrap();
+    assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
+    let side = |at: usize| u32::from_be_bytes(png[at..at + 4].try_into().unwrap());
+    let (width, height) = (side(16), side(20));
+    assert_eq!(width.max(height), 300, "{width}x{height}");
 }
 
 #[tokio::test]

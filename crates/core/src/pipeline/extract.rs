@@ -34,7 +34,8 @@ pub struct Extracted {
     pub truncated: bool,
     /// Pages (an image counts as one) whose text was read by OCR.
     pub ocr_pages: usize,
-    /// A PNG of the first page (PDFs), for the document list; `None` if it could not be made.
+    /// A PNG of the first page (PDFs) or of the image, for the document list; `None` if it
+    /// could not be made.
     pub thumbnail: Option<Vec<u8>>,
 }
 
@@ -64,7 +65,7 @@ pub async fn extract(
         }
         FileKind::Pdf => pdf_text(body, ocr, timeout, max_bytes).await,
         FileKind::Png | FileKind::Jpeg | FileKind::Tiff => {
-            let mut text = image_text(body, ocr).await?;
+            let (mut text, thumbnail) = image_text(body, ocr).await?;
             let truncated = text.len() > max_bytes;
             if truncated {
                 text.truncate(docuvault_domain::text::floor_char_boundary(
@@ -75,7 +76,7 @@ pub async fn extract(
                 text,
                 truncated,
                 ocr_pages: 1,
-                thumbnail: None,
+                thumbnail,
             })
         }
     }
@@ -142,10 +143,14 @@ async fn to_temp_file(mut body: ByteStream<'_>, extension: &str) -> Result<TempF
     Ok(file)
 }
 
-/// The image's text, by OCR.
-async fn image_text(body: ByteStream<'_>, ocr: &Ocr) -> Result<String, JobError> {
+/// The image's text, by OCR, and its thumbnail.
+async fn image_text(
+    body: ByteStream<'_>,
+    ocr: &Ocr,
+) -> Result<(String, Option<Vec<u8>>), JobError> {
     let file = to_temp_file(body, "img").await?;
-    ocr.image(&file.0).await
+    let text = ocr.image(&file.0).await?;
+    Ok((text, thumbnail::of_image(&file.0).await))
 }
 
 /// The PDF's text (with OCR of its pages that have no text layer), whether it was cut, how
