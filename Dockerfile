@@ -39,7 +39,10 @@ COPY --from=model /models /usr/share/docuvault/models
 USER docuvault
 # Allocations of 4 MiB and more (upload part buffers) are always mmapped, so they go back to
 # the OS when freed instead of staying in malloc arenas (see the README, Performance).
+# Each job embeds on one thread; jobs run side by side (WORKER_CONCURRENCY): the README's
+# Performance section has the figures.
 ENV GLIBC_TUNABLES=glibc.malloc.mmap_threshold=4194304 \
+    RAYON_NUM_THREADS=1 \
     BIND_ADDR=0.0.0.0:8080 \
     LOG_FORMAT=json
 EXPOSE 8080

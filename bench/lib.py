@@ -78,6 +78,7 @@ class Scratch:
             "LOG_FORMAT": "json",
             # As deployed (Dockerfile, scripts/run.sh, docs/deploy.md): see the README.
             "GLIBC_TUNABLES": "glibc.malloc.mmap_threshold=4194304",
+            "RAYON_NUM_THREADS": "1",
             "RUST_LOG": "info",
             # The runs store gigabytes as one user: the default 100 MiB quota would refuse them.
             "QUOTA_DEFAULT_BYTES": str(1 << 40),

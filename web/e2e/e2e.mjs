@@ -135,6 +135,14 @@ async function mainPage(page, name) {
   await shoot(page, name)
 }
 
+/** Adds a topic on the Topics page (which must be open). */
+async function addTopic(page, name, description) {
+  await page.getByLabel('Name').first().fill(name)
+  await page.getByLabel('Description').first().fill(description)
+  await page.getByRole('button', { name: 'Add topic' }).click()
+  await page.getByTestId(`topic-${name}`).waitFor()
+}
+
 async function signIn(page, login, password, code) {
   await page.goto(`${BASE}/sign-in`)
   await page.getByLabel('Username or email').fill(login)
@@ -200,10 +208,7 @@ try {
     ['Finance', 'invoices, payments, bank statements, tax, amount due'],
     ['Travel', 'flights, hotel bookings, boarding passes, itineraries'],
   ]) {
-    await page.getByLabel('Name').first().fill(name)
-    await page.getByLabel('Description').first().fill(description)
-    await page.getByRole('button', { name: 'Add topic' }).click()
-    await page.getByTestId(`topic-${name}`).waitFor()
+    await addTopic(page, name, description)
   }
   await mainPage(page, 'topics')
 
@@ -319,10 +324,7 @@ try {
     ['Car', 'the car: insurance, repairs, fuel, registration'],
     ['Vehicle', 'the vehicle: insurance, repairs, fuel, registration'],
   ]) {
-    await page.getByLabel('Name').first().fill(name)
-    await page.getByLabel('Description').first().fill(description)
-    await page.getByRole('button', { name: 'Add topic' }).click()
-    await page.getByTestId(`topic-${name}`).waitFor()
+    await addTopic(page, name, description)
   }
   await page.getByRole('link', { name: 'Documents' }).click()
   await page.getByRole('heading', { name: 'Documents' }).waitFor()

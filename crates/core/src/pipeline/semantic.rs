@@ -24,8 +24,8 @@ use crate::db::embeddings::{self, TopicPrototype};
 
 /// Examples blended into a prototype at most (the newest).
 const MAX_EXAMPLES: i64 = 32;
-/// Characters of a text embedded (the model reads the first ~1,000 tokens anyway).
-const EMBED_CHARS: i32 = 16_000;
+/// Characters of a text embedded (the model reads the first ~500 tokens anyway).
+const EMBED_CHARS: i32 = 8_000;
 /// Suggestions kept for a document that got no topic.
 const SUGGESTIONS: usize = 3;
 
