@@ -8,12 +8,12 @@
 
 use std::net::{IpAddr, SocketAddr};
 
-use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::extract::{ConnectInfo, FromRequestParts, MatchedPath};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::Response;
 use docuvault_core::Error;
-use docuvault_core::services::accounts::{Caller, RequestMeta};
+use docuvault_core::services::accounts::{Caller, Credential, RequestMeta};
 
 use crate::app::AppState;
 use crate::error::ApiError;
@@ -22,7 +22,8 @@ pub const REFRESH_COOKIE: &str = "docuvault_refresh";
 pub const CSRF_COOKIE: &str = "docuvault_csrf";
 pub const CSRF_HEADER: &str = "x-csrf-token";
 
-/// The signed-in user of the request.
+/// The signed-in user of the request: a sign-in's access token, or an API token whose scope
+/// allows this route.
 #[derive(Debug, Clone)]
 pub struct AuthUser(pub Caller);
 
@@ -46,7 +47,32 @@ impl FromRequestParts<AppState> for AuthUser {
                     "sign in and send the access token as Authorization: Bearer <token>",
                 ))
             })?;
-        Ok(Self(state.vault.authenticate(token).await?))
+        let caller = state.vault.authenticate(token).await?;
+        // The route's template (`/api/documents/{id}`), not the path, decides.
+        let route = parts
+            .extensions
+            .get::<MatchedPath>()
+            .map(MatchedPath::as_str);
+        check_scope(&caller, parts.method.as_str(), route)?;
+        Ok(Self(caller))
+    }
+}
+
+/// Refuses a request an API token's scope does not allow (`route` is the route's template).
+pub fn check_scope(caller: &Caller, method: &str, route: Option<&str>) -> Result<(), ApiError> {
+    match caller.credential {
+        Credential::Session => Ok(()),
+        Credential::ApiToken { scope, .. } if route.is_some_and(|r| scope.allows(method, r)) => {
+            Ok(())
+        }
+        Credential::ApiToken { scope, .. } => Err(ApiError(Error::forbidden(
+            "token_scope",
+            format!(
+                "this API token's scope ({}) does not allow this request; account security and \
+                 administration need a sign-in",
+                scope.as_str()
+            ),
+        ))),
     }
 }
 

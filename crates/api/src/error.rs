@@ -87,7 +87,7 @@ impl IntoResponse for ApiError {
             }
             Error::NotFound(what) => error_response(
                 StatusCode::NOT_FOUND,
-                &format!("{}_not_found", what.replace(' ', "_")),
+                &format!("{}_not_found", what.replace(' ', "_").to_lowercase()),
                 format!("{what} not found"),
             ),
             Error::Conflict { code, message } => {

@@ -14,5 +14,6 @@ pub mod preview;
 pub mod search;
 pub mod settings;
 pub mod shares;
+pub mod tokens;
 pub mod topics;
 pub mod uploads;

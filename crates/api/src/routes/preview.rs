@@ -94,6 +94,7 @@ async fn media_caller(
     headers: &HeaderMap,
     token: Option<&str>,
     media: Media,
+    route: &str,
 ) -> Result<Uuid, ApiError> {
     let bearer = headers
         .get(header::AUTHORIZATION)
@@ -103,7 +104,11 @@ async fn media_caller(
                 .or_else(|| v.strip_prefix("bearer "))
         });
     match (bearer, token) {
-        (Some(b), _) => Ok(state.vault.authenticate(b.trim()).await?.id),
+        (Some(b), _) => {
+            let caller = state.vault.authenticate(b.trim()).await?;
+            crate::auth::check_scope(&caller, "GET", Some(route))?;
+            Ok(caller.id)
+        }
         (None, Some(t)) => Ok(state.vault.media_caller(t, media).await?),
         (None, None) => Err(Error::unauthorized(
             "missing_token",
@@ -135,7 +140,14 @@ async fn preview(
     Path(id): Path<Uuid>,
     Query(p): Query<MediaParams>,
 ) -> Result<Response, ApiError> {
-    let caller = media_caller(&state, &headers, p.token.as_deref(), Media::Preview(id)).await?;
+    let caller = media_caller(
+        &state,
+        &headers,
+        p.token.as_deref(),
+        Media::Preview(id),
+        "/api/documents/{id}/preview",
+    )
+    .await?;
     let row = state.vault.preview_document(caller, id).await?;
     let size = u64::try_from(row.size_bytes).unwrap_or(0);
     let range = match headers.get(header::RANGE).and_then(|v| v.to_str().ok()) {
@@ -201,7 +213,14 @@ async fn thumbnail(
     Path(id): Path<Uuid>,
     Query(p): Query<MediaParams>,
 ) -> Result<Response, ApiError> {
-    let caller = media_caller(&state, &headers, p.token.as_deref(), Media::Thumbnails).await?;
+    let caller = media_caller(
+        &state,
+        &headers,
+        p.token.as_deref(),
+        Media::Thumbnails,
+        "/api/documents/{id}/thumbnail",
+    )
+    .await?;
     let body = state.vault.open_thumbnail(caller, id).await?;
     let mut resp = Body::from_stream(body.map_err(std::io::Error::other)).into_response();
     let h = resp.headers_mut();

@@ -27,6 +27,7 @@ mod scans;
 mod search;
 mod settings;
 mod sharing;
+mod tokens;
 mod topics;
 mod totp;
 mod upload_errors;

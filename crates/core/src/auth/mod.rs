@@ -3,11 +3,13 @@
 
 pub mod password;
 pub mod rate_limit;
+pub mod scope;
 pub mod tokens;
 pub mod totp;
 
 pub use password::Passwords;
 pub use rate_limit::RateLimiter;
+pub use scope::ApiScope;
 pub use tokens::{AccessClaims, TokenKeys};
 
 /// `n` bytes from the operating system's CSPRNG.

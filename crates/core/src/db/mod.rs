@@ -5,6 +5,7 @@
 
 pub mod activity;
 pub mod ai_settings;
+pub mod api_tokens;
 pub mod audit;
 pub mod documents;
 pub mod embeddings;

@@ -343,3 +343,13 @@ pub async fn find_by_handle(pool: &PgPool, handle: &str) -> Result<Option<UserRo
         .fetch_optional(pool)
         .await?)
 }
+
+/// Locks the user's row until the transaction ends, so one user's changes that check a count
+/// (live API tokens) queue. `NO KEY UPDATE` lets rows that reference the user be written.
+pub async fn lock_row(db: impl PgExecutor<'_>, id: Uuid) -> Result<()> {
+    sqlx::query("SELECT 1 FROM users WHERE id = $1 FOR NO KEY UPDATE")
+        .bind(id)
+        .execute(db)
+        .await?;
+    Ok(())
+}

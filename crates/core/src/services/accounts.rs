@@ -12,7 +12,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 use super::Vault;
-use crate::auth::{random_token, token_hash, totp};
+use crate::auth::{ApiScope, random_token, token_hash, totp};
 use crate::crypto::Purpose;
 use crate::db::audit::{self, AuditEvent};
 use crate::db::sessions::{self, NewRefresh, SessionRow};
@@ -62,6 +62,17 @@ pub struct Caller {
     /// When the access token the caller presented expires (Unix seconds): a long-lived answer
     /// (an event stream) ends then, and the client comes back with a fresh token.
     pub token_expires_at: i64,
+    /// How the caller signed this request: a sign-in's access token, or an API token.
+    pub credential: Credential,
+}
+
+/// What authenticated a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Credential {
+    /// An access token of an interactive sign-in: may do everything the account may.
+    Session,
+    /// An API token: only what its scope allows.
+    ApiToken { id: Uuid, scope: ApiScope },
 }
 
 impl Caller {
@@ -143,6 +154,9 @@ impl Vault {
                 "the access token is missing, invalid or expired",
             )
         };
+        if bearer.starts_with(super::api_tokens::TOKEN_PREFIX) {
+            return self.authenticate_api_token(bearer).await;
+        }
         let claims = self.tokens.verify(bearer).ok_or_else(unauthorized)?;
         let state = users::auth_state(&self.db, claims.sub)
             .await?
@@ -155,6 +169,7 @@ impl Vault {
             handle: state.handle,
             role: Role::parse(&state.role).map_err(|e| anyhow::anyhow!("stored role: {e}"))?,
             token_expires_at: claims.exp,
+            credential: Credential::Session,
         })
     }
 
