@@ -7,6 +7,7 @@
 // Every main page is checked with axe-core (no serious or critical violation), screenshotted at
 // desktop and phone size, and watched for CSP violations and uncaught errors.
 import { createHmac } from 'node:crypto'
+import { crc32, deflateRawSync } from 'node:zlib'
 import { mkdirSync, readdirSync, readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { chromium } from 'playwright-core'
@@ -58,6 +59,58 @@ function pdf(texts, script) {
   for (const o of offsets) out += `${String(o).padStart(10, '0')} 00000 n \n`
   out += `trailer\n<< /Size ${objects.length + 1} /Root 1 0 R >>\nstartxref\n${xref}\n%%EOF\n`
   return Buffer.from(out, 'latin1')
+}
+
+/** A ZIP archive of `entries` ([name, Buffer]), deflated, as office files are. */
+function zipOf(entries) {
+  const locals = []
+  const centrals = []
+  let offset = 0
+  for (const [name, data] of entries) {
+    const nameBuf = Buffer.from(name)
+    const packed = deflateRawSync(data)
+    const crc = crc32(data)
+    const local = Buffer.alloc(30)
+    local.writeUInt32LE(0x04034b50, 0)
+    local.writeUInt16LE(20, 4)
+    local.writeUInt16LE(8, 8)
+    local.writeUInt32LE(crc, 14)
+    local.writeUInt32LE(packed.length, 18)
+    local.writeUInt32LE(data.length, 22)
+    local.writeUInt16LE(nameBuf.length, 26)
+    const central = Buffer.alloc(46)
+    central.writeUInt32LE(0x02014b50, 0)
+    central.writeUInt16LE(20, 4)
+    central.writeUInt16LE(20, 6)
+    central.writeUInt16LE(8, 10)
+    central.writeUInt32LE(crc, 16)
+    central.writeUInt32LE(packed.length, 20)
+    central.writeUInt32LE(data.length, 24)
+    central.writeUInt16LE(nameBuf.length, 28)
+    central.writeUInt32LE(offset, 42)
+    locals.push(local, nameBuf, packed)
+    centrals.push(central, nameBuf)
+    offset += 30 + nameBuf.length + packed.length
+  }
+  const directory = Buffer.concat(centrals)
+  const end = Buffer.alloc(22)
+  end.writeUInt32LE(0x06054b50, 0)
+  end.writeUInt16LE(entries.length, 8)
+  end.writeUInt16LE(entries.length, 10)
+  end.writeUInt32LE(directory.length, 12)
+  end.writeUInt32LE(offset, 16)
+  return Buffer.concat([...locals, directory, end])
+}
+
+/** A Word document with one paragraph per line. */
+function docx(lines) {
+  const w = 'http://schemas.openxmlformats.org/wordprocessingml/2006/main'
+  const body = lines.map((l) => `<w:p><w:r><w:t xml:space="preserve">${l}</w:t></w:r></w:p>`).join('')
+  return zipOf([
+    ['[Content_Types].xml', Buffer.from('<?xml version="1.0"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"><Default Extension="xml" ContentType="application/xml"/><Override PartName="/word/document.xml" ContentType="application/vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml"/></Types>')],
+    ['_rels/.rels', Buffer.from('<?xml version="1.0"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"/>')],
+    ['word/document.xml', Buffer.from(`<?xml version="1.0"?><w:document xmlns:w="${w}"><w:body>${body}</w:body></w:document>`)],
+  ])
 }
 
 function base32(s) {
@@ -315,6 +368,21 @@ try {
   await page.getByRole('button', { name: 'Delete' }).click()
   await page.getByRole('heading', { name: 'Documents' }).waitFor()
   log(`an image uploaded in the app was read by OCR and shown with its note: ${JSON.stringify(recognised.trim())}`)
+
+  step = 'office document'
+  const letter = docx(['Tenancy agreement for flat 4', 'Monthly rent 850 EUR, due on the first day of the month'])
+  await page.locator('#file-input').setInputFiles([
+    { name: 'tenancy.docx', mimeType: 'application/vnd.openxmlformats-officedocument.wordprocessingml.document', buffer: letter },
+  ])
+  await page.getByTestId('doc-tenancy.docx').getByTestId('status').filter({ hasText: 'classified' }).waitFor({ timeout: 60_000 })
+  await page.getByRole('link', { name: 'tenancy.docx' }).click()
+  await page.getByTestId('kind').filter({ hasText: 'Word document' }).waitFor()
+  const read = await page.locator('pre.text').textContent()
+  check(read.includes('Tenancy agreement for flat 4\nMonthly rent 850 EUR'), `the Word text was read: ${JSON.stringify(read)}`)
+  await mainPage(page, 'office')
+  await page.getByRole('button', { name: 'Delete' }).click()
+  await page.getByRole('heading', { name: 'Documents' }).waitFor()
+  log('a Word document uploaded in the app was read and shown with its kind')
 
   step = 'suggestions'
   // Two topics the classifier cannot tell apart: it files the document under neither and

@@ -13,3 +13,22 @@ export function bytes(n: number): string {
 export function when(iso: string): string {
   return new Date(iso).toLocaleString()
 }
+
+/** What kind of file a stored MIME type is, in words. */
+export function kind(mime: string): string {
+  const names: Record<string, string> = {
+    'application/pdf': 'PDF',
+    'text/plain': 'Text',
+    'image/png': 'PNG image',
+    'image/jpeg': 'JPEG image',
+    'image/tiff': 'TIFF image',
+    'application/vnd.openxmlformats-officedocument.wordprocessingml.document': 'Word document',
+    'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet': 'Excel workbook',
+    'application/vnd.openxmlformats-officedocument.presentationml.presentation': 'PowerPoint presentation',
+    'application/vnd.oasis.opendocument.text': 'OpenDocument text',
+    'application/vnd.oasis.opendocument.spreadsheet': 'OpenDocument spreadsheet',
+    'application/vnd.oasis.opendocument.presentation': 'OpenDocument presentation',
+    'application/rtf': 'RTF document',
+  }
+  return names[mime] ?? mime
+}

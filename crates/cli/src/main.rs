@@ -57,6 +57,9 @@ enum Command {
     /// Storage quotas.
     #[command(subcommand)]
     Quota(QuotaCommand),
+    /// Import documents by themselves.
+    #[command(subcommand)]
+    Ingest(IngestCommand),
     /// Print the API's OpenAPI document (what `/api/openapi.json` serves) without a server or
     /// any configuration; the web app's TypeScript types are generated from it.
     Openapi,
@@ -66,6 +69,25 @@ enum Command {
     Healthcheck {
         #[arg(long)]
         worker: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum IngestCommand {
+    /// Watch a folder (a scanner's): each file that stops changing is uploaded as the user,
+    /// then moved to DIR/done/ (or DIR/failed/ with DIR/failed/<name>.reason.txt); each
+    /// content is imported once per user, across restarts.
+    Watch {
+        dir: std::path::PathBuf,
+        /// The user the documents belong to.
+        #[arg(long)]
+        user: String,
+        /// Seconds between looks; a file is taken once it is unchanged across one.
+        #[arg(long, env = "INGEST_INTERVAL_SECS", default_value_t = 5.0)]
+        interval_secs: f64,
+        /// Look twice (one interval apart), import what is complete, and exit.
+        #[arg(long)]
+        once: bool,
     },
 }
 
@@ -186,6 +208,12 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
         }
         Command::User(cmd) => user_command(cmd).await,
         Command::Quota(QuotaCommand::Check { fix }) => quota_check(fix).await,
+        Command::Ingest(IngestCommand::Watch {
+            dir,
+            user,
+            interval_secs,
+            once,
+        }) => watch(&dir, &user, interval_secs, once).await,
         Command::Openapi => {
             println!("{}", docuvault_api::openapi_json());
             Ok(ExitCode::SUCCESS)
@@ -235,6 +263,34 @@ async fn user_command(cmd: UserCommand) -> anyhow::Result<ExitCode> {
             eprintln!("password of {handle} set; its sign-ins were ended");
         }
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn watch(
+    dir: &std::path::Path,
+    user: &str,
+    interval_secs: f64,
+    once: bool,
+) -> anyhow::Result<ExitCode> {
+    use docuvault_core::ingest::watch::WatchFolder;
+    anyhow::ensure!(
+        interval_secs.is_finite() && (0.05..=3600.0).contains(&interval_secs),
+        "--interval-secs is between 0.05 and 3600"
+    );
+    let interval = std::time::Duration::from_secs_f64(interval_secs);
+    let config = Config::from_env()?;
+    let vault = docuvault_core::services::Vault::from_config(&config, "docuvault-ingest")?;
+    let mut watcher = WatchFolder::new(vault, dir, user).await?;
+    if once {
+        watcher.look().await?;
+        tokio::time::sleep(interval).await;
+        let pass = watcher.look().await?;
+        tracing::info!(?pass, "looked twice");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let token = CancellationToken::new();
+    tokio::spawn(cancel_on_signal(token.clone()));
+    watcher.run(interval, token).await;
     Ok(ExitCode::SUCCESS)
 }
 

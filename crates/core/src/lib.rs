@@ -10,6 +10,7 @@ pub mod db;
 pub mod error;
 pub mod events;
 pub mod health;
+pub mod ingest;
 pub mod mail;
 pub mod metrics;
 pub mod pipeline;

@@ -3,6 +3,9 @@
 
 /// How many leading bytes [`FileKind::sniff`] wants to see (fewer is fine at end of file).
 pub const SNIFF_LEN: usize = 8192;
+/// How many leading bytes of a ZIP archive to look at: an office file's part names are in its
+/// local headers, which a large early part (a theme, a picture) can push past [`SNIFF_LEN`].
+pub const ZIP_SNIFF_LEN: usize = 256 * 1024;
 
 /// A supported file type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -12,16 +15,39 @@ pub enum FileKind {
     Png,
     Jpeg,
     Tiff,
+    Docx,
+    Xlsx,
+    Pptx,
+    Odt,
+    Ods,
+    Odp,
+    Rtf,
 }
 
 impl FileKind {
-    pub const ALL: [FileKind; 5] = [
+    pub const ALL: [FileKind; 12] = [
         FileKind::Pdf,
         FileKind::PlainText,
         FileKind::Png,
         FileKind::Jpeg,
         FileKind::Tiff,
+        FileKind::Docx,
+        FileKind::Xlsx,
+        FileKind::Pptx,
+        FileKind::Odt,
+        FileKind::Ods,
+        FileKind::Odp,
+        FileKind::Rtf,
     ];
+
+    /// Word-processor, spreadsheet and presentation files (their text is read by
+    /// `pipeline::office`).
+    pub const fn is_office(self) -> bool {
+        matches!(
+            self,
+            Self::Docx | Self::Xlsx | Self::Pptx | Self::Odt | Self::Ods | Self::Odp | Self::Rtf
+        )
+    }
 
     /// The MIME type stored with the document and served on download.
     pub const fn mime(self) -> &'static str {
@@ -31,6 +57,15 @@ impl FileKind {
             Self::Png => "image/png",
             Self::Jpeg => "image/jpeg",
             Self::Tiff => "image/tiff",
+            Self::Docx => "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+            Self::Xlsx => "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            Self::Pptx => {
+                "application/vnd.openxmlformats-officedocument.presentationml.presentation"
+            }
+            Self::Odt => "application/vnd.oasis.opendocument.text",
+            Self::Ods => "application/vnd.oasis.opendocument.spreadsheet",
+            Self::Odp => "application/vnd.oasis.opendocument.presentation",
+            Self::Rtf => "application/rtf",
         }
     }
 
@@ -42,6 +77,13 @@ impl FileKind {
             Self::Png => ".png",
             Self::Jpeg => ".jpg",
             Self::Tiff => ".tiff",
+            Self::Docx => ".docx",
+            Self::Xlsx => ".xlsx",
+            Self::Pptx => ".pptx",
+            Self::Odt => ".odt",
+            Self::Ods => ".ods",
+            Self::Odp => ".odp",
+            Self::Rtf => ".rtf",
         }
     }
 
@@ -65,6 +107,16 @@ impl FileKind {
         if head.starts_with(b"II*\0") || head.starts_with(b"MM\0*") {
             return Some(Self::Tiff);
         }
+        if crate::office::is_zip(head) {
+            return match crate::office::sniff_zip(head) {
+                crate::office::ZipVerdict::Office(kind) => Some(kind),
+                _ => None,
+            };
+        }
+        // RTF is text: recognised before plain text.
+        if head.starts_with(b"{\\rtf") {
+            return Some(Self::Rtf);
+        }
         if looks_like_text(head) {
             return Some(Self::PlainText);
         }
@@ -86,7 +138,12 @@ impl FileKind {
             "image/png" => Self::Png,
             "image/jpeg" | "image/jpg" => Self::Jpeg,
             "image/tiff" => Self::Tiff,
-            _ => return None,
+            "application/rtf" | "text/rtf" => Self::Rtf,
+            _ => {
+                return Self::ALL
+                    .into_iter()
+                    .find(|k| k.is_office() && k.mime() == essence);
+            }
         })
     }
 
@@ -98,9 +155,39 @@ impl FileKind {
             "png" => Self::Png,
             "jpg" | "jpeg" => Self::Jpeg,
             "tif" | "tiff" => Self::Tiff,
+            "docx" => Self::Docx,
+            "xlsx" => Self::Xlsx,
+            "pptx" => Self::Pptx,
+            "odt" => Self::Odt,
+            "ods" => Self::Ods,
+            "odp" => Self::Odp,
+            "rtf" => Self::Rtf,
             _ => return None,
         })
     }
+}
+
+/// Why a file of these first bytes is refused, in a sentence for the person uploading it.
+pub fn refusal(head: &[u8]) -> &'static str {
+    use crate::office::{ZipVerdict, is_zip, sniff_zip};
+    if head.starts_with(b"\xD0\xCF\x11\xE0\xA1\xB1\x1A\xE1") {
+        return "this is an older Office file (.doc, .xls, .ppt) or a password-protected one; save \
+                it as .docx, .xlsx, .pptx or PDF without a password, then upload it";
+    }
+    if is_zip(head) {
+        return match sniff_zip(head) {
+            ZipVerdict::MacroEnabled => {
+                "this office file contains macros (.docm, .xlsm, .pptm); save it without macros \
+                 (.docx, .xlsx, .pptx) or as PDF, then upload it"
+            }
+            _ => {
+                "this ZIP archive is not an office document; upload a PDF, text, image, Word, \
+                  Excel, PowerPoint, OpenDocument or RTF file"
+            }
+        };
+    }
+    "this file type is not supported; upload a PDF, text, image (PNG, JPEG, TIFF), Word, Excel, \
+     PowerPoint, OpenDocument or RTF file"
 }
 
 /// Text is UTF-8 or a single-byte Latin encoding (Latin-1, Windows-1252): either way it has
@@ -164,7 +251,16 @@ mod tests {
         );
         assert_eq!(FileKind::from_mime("application/octet-stream"), None);
         assert_eq!(FileKind::from_extension("JPEG"), Some(FileKind::Jpeg));
-        assert_eq!(FileKind::from_extension("docx"), None);
+        assert_eq!(FileKind::from_extension("docx"), Some(FileKind::Docx));
+        assert_eq!(FileKind::from_extension("docm"), None);
+        assert_eq!(
+            FileKind::from_mime("application/vnd.oasis.opendocument.text"),
+            Some(FileKind::Odt)
+        );
+        for kind in FileKind::ALL {
+            assert_eq!(FileKind::from_mime(kind.mime()), Some(kind));
+            assert_eq!(FileKind::from_extension(&kind.extension()[1..]), Some(kind));
+        }
     }
 
     proptest! {

@@ -8,6 +8,7 @@ pub mod error;
 pub mod file_kind;
 pub mod filename;
 pub mod object_key;
+pub mod office;
 pub mod settings;
 pub mod text;
 pub mod topic;

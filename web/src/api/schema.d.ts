@@ -1387,7 +1387,8 @@ export interface components {
         UploadForm: {
             /**
              * Format: binary
-             * @description The document: PDF, plain text, PNG, JPEG or TIFF, at most `MAX_UPLOAD_BYTES`.
+             * @description The document: PDF, plain text, PNG, JPEG, TIFF, DOCX, XLSX, PPTX, ODT, ODS, ODP or RTF, at
+             *     most `MAX_UPLOAD_BYTES`.
              */
             file: string;
         };

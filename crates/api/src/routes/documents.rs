@@ -150,7 +150,8 @@ pub struct DocumentPage {
 #[derive(ToSchema)]
 #[allow(dead_code)]
 pub struct UploadForm {
-    /// The document: PDF, plain text, PNG, JPEG or TIFF, at most `MAX_UPLOAD_BYTES`.
+    /// The document: PDF, plain text, PNG, JPEG, TIFF, DOCX, XLSX, PPTX, ODT, ODS, ODP or RTF, at
+    /// most `MAX_UPLOAD_BYTES`.
     #[schema(value_type = String, format = Binary)]
     file: Vec<u8>,
 }
@@ -208,6 +209,7 @@ async fn upload(
             declared_type: field.content_type().map(str::to_owned),
             // The file is at least the body less the form's framing.
             announced_bytes: announced.map(|n| n.saturating_sub(MULTIPART_OVERHEAD)),
+            content_sha256: None,
             body: field.map_err(move |e| invalid_multipart(&e, max).0).boxed(),
         };
         let doc = state.vault.upload(caller.id, upload).await?;

@@ -17,6 +17,7 @@ mod health;
 mod helpers;
 mod migrations;
 mod ocr;
+mod office;
 mod ownership;
 mod password_reset;
 mod pipeline;

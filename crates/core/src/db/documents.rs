@@ -11,6 +11,7 @@ use sqlx::{AssertSqlSafe, FromRow, PgExecutor, PgPool};
 use uuid::Uuid;
 
 use crate::Result;
+use crate::error::{Error, violated_constraint};
 
 /// A document as listed: everything but the extracted text.
 #[derive(Debug, Clone, FromRow)]
@@ -60,6 +61,8 @@ pub struct NewDocument<'a> {
     pub object_key: &'a str,
     pub content_type: &'a str,
     pub size_bytes: i64,
+    /// The content's SHA-256, when an importer computed it (see migration 0015).
+    pub content_sha256: Option<&'a [u8]>,
 }
 
 pub(crate) const COLUMNS: &str = "id, user_id, filename, folder_id, object_key, content_type, size_bytes, status, error, text_truncated, ocr_pages, topics_by_hand, thumbnail_key, created_at, updated_at";
@@ -82,19 +85,41 @@ pub async fn insert_charged(
               DELETE FROM object_cleanup
                WHERE object_key = $4 AND EXISTS (SELECT 1 FROM charged))
          INSERT INTO documents
-                (id, user_id, filename, object_key, content_type, size_bytes, published_at)
-         SELECT $1, $2, $3, $4, $5, $6, now() FROM charged
+                (id, user_id, filename, object_key, content_type, size_bytes, content_sha256,
+                 published_at)
+         SELECT $1, $2, $3, $4, $5, $6, $7, now() FROM charged
          RETURNING {COLUMNS}"
     );
-    Ok(sqlx::query_as(AssertSqlSafe(sql))
+    let inserted = sqlx::query_as(AssertSqlSafe(sql))
         .bind(doc.id)
         .bind(doc.owner)
         .bind(doc.filename)
         .bind(doc.object_key)
         .bind(doc.content_type)
         .bind(doc.size_bytes)
+        .bind(doc.content_sha256)
         .fetch_optional(db)
-        .await?)
+        .await;
+    match inserted {
+        Err(e) if violated_constraint(&e) == Some("ux_documents_user_content_sha256") => {
+            Err(Error::conflict(
+                "already_imported",
+                "a document with the same content was already imported",
+            ))
+        }
+        other => Ok(other?),
+    }
+}
+
+/// The owner's document whose content has this SHA-256, recorded by an importer.
+pub async fn find_by_sha256(pool: &PgPool, owner: Uuid, sha256: &[u8]) -> Result<Option<Uuid>> {
+    Ok(
+        sqlx::query_scalar("SELECT id FROM documents WHERE user_id = $1 AND content_sha256 = $2")
+            .bind(owner)
+            .bind(sha256)
+            .fetch_optional(pool)
+            .await?,
+    )
 }
 
 /// Where a page starts: strictly after this `(created_at, id)` in newest-first order.

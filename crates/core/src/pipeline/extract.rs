@@ -8,6 +8,7 @@
 //!   kept is marked truncated. Pages without a text layer (scans) are read by OCR
 //!   ([`super::ocr`]). A corrupt or encrypted PDF ends as a readable reason.
 //! - Images (PNG, JPEG, TIFF): OCR.
+//! - Office documents (DOCX, XLSX, PPTX, ODT, ODS, ODP, RTF): [`super::office`].
 
 use std::path::Path;
 use std::time::Duration;
@@ -64,6 +65,13 @@ pub async fn extract(
             })
         }
         FileKind::Pdf => pdf_text(body, ocr, timeout, max_bytes).await,
+        FileKind::Docx
+        | FileKind::Xlsx
+        | FileKind::Pptx
+        | FileKind::Odt
+        | FileKind::Ods
+        | FileKind::Odp
+        | FileKind::Rtf => super::office::extract(kind, body, timeout, max_bytes).await,
         FileKind::Png | FileKind::Jpeg | FileKind::Tiff => {
             let (mut text, thumbnail) = image_text(body, ocr).await?;
             let truncated = text.len() > max_bytes;
@@ -119,7 +127,7 @@ fn decode(bytes: &[u8]) -> String {
     }
 }
 
-fn windows_1252(b: u8) -> char {
+pub(super) fn windows_1252(b: u8) -> char {
     const HIGH: [char; 32] = [
         '€', '\u{81}', '‚', 'ƒ', '„', '…', '†', '‡', 'ˆ', '‰', 'Š', '‹', 'Œ', '\u{8d}', 'Ž',
         '\u{8f}', '\u{90}', '‘', '’', '“', '”', '•', '–', '—', '˜', '™', 'š', '›', 'œ', '\u{9d}',
@@ -132,7 +140,10 @@ fn windows_1252(b: u8) -> char {
 }
 
 /// Writes `body` to a new private temporary file (the tools need to seek, or read a file).
-async fn to_temp_file(mut body: ByteStream<'_>, extension: &str) -> Result<TempFile, JobError> {
+pub(super) async fn to_temp_file(
+    mut body: ByteStream<'_>,
+    extension: &str,
+) -> Result<TempFile, JobError> {
     let file = TempFile::named(extension);
     let mut out = create_private(&file.0).await.map_err(temp_file_error)?;
     while let Some(chunk) = body.next().await {

@@ -9,6 +9,7 @@
 mod child;
 pub mod extract;
 pub mod ocr;
+mod office;
 pub mod semantic;
 pub mod thumbnail;
 pub mod worker;

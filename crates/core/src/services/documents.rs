@@ -17,7 +17,7 @@ use crate::db::quotas;
 use crate::error::{Error, Result};
 use crate::events::Change;
 use crate::storage::ByteStream;
-use docuvault_domain::file_kind::SNIFF_LEN;
+use docuvault_domain::file_kind::{SNIFF_LEN, ZIP_SNIFF_LEN};
 use docuvault_domain::filename::content_disposition;
 use docuvault_domain::{FileKind, Filename, ObjectKey};
 
@@ -51,6 +51,10 @@ pub struct Upload<'a> {
     /// The size the client announced (at least this many bytes are coming), if it did: an
     /// upload that cannot fit in the quota is refused before any byte is stored.
     pub announced_bytes: Option<u64>,
+    /// The content's SHA-256 as an importer computed it before sending (the watch folder, mail
+    /// ingest): recorded with the row, so the same content is imported once per user
+    /// (`409 already_imported`). `None` for uploads by people.
+    pub content_sha256: Option<[u8; 32]>,
     pub body: ByteStream<'a>,
 }
 
@@ -96,7 +100,12 @@ impl Vault {
         }
         let filename = Filename::sanitize(upload.filename.as_deref().unwrap_or(""));
         let mut body = upload.body;
-        let (head, at_eof) = read_head(&mut body, SNIFF_LEN).await?;
+        let (mut head, mut at_eof) = read_head(&mut body, SNIFF_LEN).await?;
+        if !at_eof && docuvault_domain::office::is_zip(&head) {
+            let (more, eof) = read_head(&mut body, ZIP_SNIFF_LEN - head.len()).await?;
+            head = [head, more].concat().into();
+            at_eof = eof;
+        }
         if head.is_empty() {
             return Err(Error::bad_request("empty_file", "the file is empty"));
         }
@@ -107,9 +116,7 @@ impl Vault {
         }
         let kind = FileKind::sniff(&head).ok_or_else(|| Error::UnsupportedType {
             code: "unsupported_file_type",
-            message:
-                "this file type is not supported; upload a PDF, plain text, PNG, JPEG or TIFF file"
-                    .into(),
+            message: docuvault_domain::file_kind::refusal(&head).into(),
         })?;
         check_claims(kind, upload.declared_type.as_deref(), &filename)?;
 
@@ -147,6 +154,7 @@ impl Vault {
             size_bytes: i64::try_from(size).map_err(|_| Error::TooLarge {
                 limit: self.max_upload_bytes,
             })?,
+            content_sha256: upload.content_sha256.as_ref().map(<[u8; 32]>::as_slice),
         };
         // The row is the job (status `pending`, due now): one statement records both, in the
         // transaction that charges the quota.

@@ -22,7 +22,7 @@ use crate::db::uploads::{self as q, NewUpload, Released, UploadRow};
 use crate::error::{Error, Result};
 use crate::events::Change;
 use crate::storage::MultipartOutcome;
-use docuvault_domain::file_kind::SNIFF_LEN;
+use docuvault_domain::file_kind::{SNIFF_LEN, ZIP_SNIFF_LEN};
 use docuvault_domain::{FileKind, Filename, ObjectKey};
 
 /// At most this many parts: larger files get larger parts (S3 allows 10,000; a thousand URLs
@@ -222,13 +222,22 @@ impl Vault {
                 ),
             ));
         }
-        let head = self.store.read_prefix(&key, SNIFF_LEN).await?;
+        let mut head = self.store.read_prefix(&key, SNIFF_LEN).await?;
+        if docuvault_domain::office::is_zip(&head) && head.len() == SNIFF_LEN {
+            head = self.store.read_prefix(&key, ZIP_SNIFF_LEN).await?;
+        }
         let checked = FileKind::sniff(&head)
             .ok_or_else(|| Error::UnsupportedType {
                 code: "unsupported_file_type",
-                message: "this file type is not supported; upload a PDF, plain text, PNG, JPEG or TIFF file".into(),
+                message: docuvault_domain::file_kind::refusal(&head).into(),
             })
-            .and_then(|kind| check_claims(kind, Some(&up.content_type), &Filename::sanitize(&up.filename)));
+            .and_then(|kind| {
+                check_claims(
+                    kind,
+                    Some(&up.content_type),
+                    &Filename::sanitize(&up.filename),
+                )
+            });
         if let Err(e) = checked {
             self.discard_upload(owner, id).await;
             return Err(e);
@@ -336,7 +345,7 @@ fn announced_kind(content_type: Option<&str>, filename: &Filename) -> Result<Fil
         (Some(kind), _) | (None, Some(kind)) => Ok(kind),
         (None, None) => Err(Error::UnsupportedType {
             code: "unsupported_file_type",
-            message: "name the file's type (content_type, or a filename ending in .pdf, .txt, .png, .jpg or .tif); PDF, plain text, PNG, JPEG and TIFF are supported".into(),
+            message: "name the file's type (content_type, or a filename ending in .pdf, .txt, .png, .jpg, .tif, .docx, .xlsx, .pptx, .odt, .ods, .odp or .rtf)".into(),
         }),
     }
 }
