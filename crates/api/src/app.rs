@@ -35,7 +35,7 @@ pub struct AppState {
     modifiers(&BearerAuth),
     tags(
         (name = "auth", description = "Register, log in, refresh, log out, password reset"),
-        (name = "me", description = "The signed-in user: account, sessions, password, two-factor sign-in, API tokens"),
+        (name = "me", description = "The signed-in user: account, sessions, password, two-factor sign-in, API tokens, mail import"),
         (name = "admin", description = "Account management and the audit log (admins only)"),
         (name = "documents", description = "Upload, list, read, download and delete documents"),
         (name = "uploads", description = "Presigned uploads: send a file straight to the object store, then complete it"),
@@ -84,6 +84,7 @@ fn api_routes(upload_limit: usize) -> OpenApiRouter<AppState> {
         .merge(routes::auth::router())
         .merge(routes::me::router())
         .merge(routes::tokens::router())
+        .merge(routes::mail::router())
         .merge(routes::admin::router())
         .merge(routes::settings::router())
         .merge(routes::health::router())

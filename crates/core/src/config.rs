@@ -43,6 +43,20 @@ pub struct Config {
     pub auth: AuthConfig,
     /// `None` when `SMTP_HOST` is not set: password-reset emails are then not sent (logged).
     pub smtp: Option<SmtpConfig>,
+    pub mail_ingest: MailIngestConfig,
+}
+
+/// Mail ingest: how often the workers look into connected mailboxes, and which servers users
+/// may connect.
+#[derive(Debug, Clone)]
+pub struct MailIngestConfig {
+    /// Between two looks into one mailbox (`MAIL_POLL_SECS`, 300).
+    pub poll: Duration,
+    /// Users may connect mail servers on private and loopback addresses
+    /// (`MAIL_ALLOW_PRIVATE_ENDPOINTS`; a family server's LAN mail server).
+    pub allow_private: bool,
+    /// PEM certificates trusted besides the system's roots (`MAIL_CA_FILE`: a LAN's own CA).
+    pub ca_file: Option<std::path::PathBuf>,
 }
 
 /// Which AI provider classifies documents when an admin assigned none, and whether new
@@ -341,7 +355,16 @@ impl Config {
         let auth = auth_config(&env)?;
         let smtp = smtp_config(&env)?;
         let ai = ai_config(&env)?;
+        let mail_ingest = MailIngestConfig {
+            poll: Duration::from_secs(env.parse_or("MAIL_POLL_SECS", 300)?),
+            allow_private: env.parse_or("MAIL_ALLOW_PRIVATE_ENDPOINTS", false)?,
+            ca_file: env.optional("MAIL_CA_FILE").map(std::path::PathBuf::from),
+        };
+        if mail_ingest.poll.is_zero() {
+            return Err(env.problem("MAIL_POLL_SECS", "must be at least 1"));
+        }
         Ok(Self {
+            mail_ingest,
             auth,
             smtp,
             ai,

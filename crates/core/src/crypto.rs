@@ -19,6 +19,8 @@ const NONCE_LEN: usize = 24;
 pub enum Purpose {
     AiApiKey,
     TotpSecret,
+    /// A mail account's password, bound to the account's id.
+    MailPassword,
 }
 
 impl Purpose {
@@ -26,6 +28,7 @@ impl Purpose {
         match self {
             Self::AiApiKey => "ai-api-key",
             Self::TotpSecret => "totp-secret",
+            Self::MailPassword => "mail-password",
         }
     }
 }
@@ -78,8 +81,25 @@ impl Sealer {
 
     /// Seals `plaintext` for `owner`; the result starts with the random nonce.
     pub fn seal(&self, purpose: Purpose, owner: Uuid, plaintext: &[u8]) -> anyhow::Result<Vec<u8>> {
+        self.seal_bound(purpose, owner, None, plaintext)
+    }
+
+    pub fn open(&self, purpose: Purpose, owner: Uuid, sealed: &[u8]) -> Result<Vec<u8>, OpenError> {
+        self.open_bound(purpose, owner, None, sealed)
+    }
+
+    /// Seals `plaintext` for `owner` and, as associated data, the record it belongs to (`bound`,
+    /// e.g. a mail account's id): copied onto another record, it does not open.
+    pub fn seal_bound(
+        &self,
+        purpose: Purpose,
+        owner: Uuid,
+        bound: Option<Uuid>,
+        plaintext: &[u8],
+    ) -> anyhow::Result<Vec<u8>> {
         let nonce = XChaCha20Poly1305::generate_nonce(&mut OsRng);
-        let aad = purpose.label().as_bytes();
+        let aad = associated(purpose, bound);
+        let aad = aad.as_bytes();
         let ct = self
             .cipher(purpose, owner)?
             .encrypt(
@@ -95,20 +115,59 @@ impl Sealer {
         Ok(out)
     }
 
-    pub fn open(&self, purpose: Purpose, owner: Uuid, sealed: &[u8]) -> Result<Vec<u8>, OpenError> {
+    pub fn open_bound(
+        &self,
+        purpose: Purpose,
+        owner: Uuid,
+        bound: Option<Uuid>,
+        sealed: &[u8],
+    ) -> Result<Vec<u8>, OpenError> {
         if sealed.len() < NONCE_LEN {
             return Err(OpenError);
         }
         let (nonce, ct) = sealed.split_at(NONCE_LEN);
-        let aad = purpose.label().as_bytes();
+        let aad = associated(purpose, bound);
+        let aad = aad.as_bytes();
         self.cipher(purpose, owner)?
             .decrypt(XNonce::from_slice(nonce), Payload { msg: ct, aad })
             .map_err(|_| OpenError)
     }
 }
 
+/// The associated data: the purpose, and the record the value is bound to (values sealed before
+/// binding existed carry the purpose alone).
+fn associated(purpose: Purpose, bound: Option<Uuid>) -> String {
+    match bound {
+        None => purpose.label().to_owned(),
+        Some(id) => format!("{}:{id}", purpose.label()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn bound_values_open_only_for_their_record() {
+        let s = sealer("a");
+        let (alice, account, other) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
+        let sealed = s
+            .seal_bound(Purpose::MailPassword, alice, Some(account), b"app-password")
+            .unwrap();
+        let opened = s.open_bound(Purpose::MailPassword, alice, Some(account), &sealed);
+        assert_eq!(opened.unwrap(), b"app-password");
+        assert!(
+            s.open_bound(Purpose::MailPassword, alice, Some(other), &sealed)
+                .is_err()
+        );
+        assert!(
+            s.open_bound(Purpose::MailPassword, alice, None, &sealed)
+                .is_err()
+        );
+        assert!(
+            s.open_bound(Purpose::AiApiKey, alice, Some(account), &sealed)
+                .is_err()
+        );
+    }
+
     use super::*;
 
     fn sealer(k: &str) -> Sealer {

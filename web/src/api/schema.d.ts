@@ -525,6 +525,79 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/me/mail-accounts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The signed-in user's mailboxes. */
+        get: operations["me_list_mail_accounts"];
+        put?: never;
+        /**
+         * Connect a mailbox: DocuVault logs in and opens the folder once before it keeps anything;
+         *     then the workers import the attachments of its new mail.
+         */
+        post: operations["me_add_mail_account"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/me/mail-accounts/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Disconnect a mailbox (documents already imported stay). */
+        delete: operations["me_remove_mail_account"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/me/mail-accounts/{id}/check": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Look at the mailbox now (within seconds, by a worker). */
+        post: operations["me_check_mail_account"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/me/notifications": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The emails the signed-in user gets. */
+        get: operations["me_notifications"];
+        /** Choose the emails the signed-in user gets. */
+        put: operations["me_set_notifications"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/me/password": {
         parameters: {
             query?: never;
@@ -621,10 +694,10 @@ export interface paths {
             cookie?: never;
         };
         /** The signed-in user's API tokens, newest first, revoked and expired ones included. */
-        get: operations["me_list"];
+        get: operations["me_list_tokens"];
         put?: never;
         /** A new API token. The answer holds the secret, once. */
-        post: operations["me_create"];
+        post: operations["me_create_token"];
         delete?: never;
         options?: never;
         head?: never;
@@ -642,7 +715,7 @@ export interface paths {
         put?: never;
         post?: never;
         /** Revoke a token: it stops working at once. */
-        delete: operations["me_revoke"];
+        delete: operations["me_revoke_token"];
         options?: never;
         head?: never;
         patch?: never;
@@ -1104,6 +1177,46 @@ export interface components {
             /** @description The 6-digit code, or a recovery code, when two-factor sign-in is on. */
             totp_code?: string | null;
         };
+        MailAccountDto: {
+            /** Format: date-time */
+            created_at: string;
+            folder: string;
+            host: string;
+            /** Format: uuid */
+            id: string;
+            /**
+             * Format: int32
+             * @description Attachments imported so far.
+             */
+            imported: number;
+            /** Format: date-time */
+            last_checked_at?: string | null;
+            last_error?: string | null;
+            /** Format: date-time */
+            next_check_at: string;
+            /** Format: int32 */
+            port: number;
+            security: string;
+            /** @description `active`, or `error` with `last_error` saying why. */
+            status: string;
+            username: string;
+        };
+        MailAccountInputDto: {
+            /** @description The folder to import from (default `INBOX`). */
+            folder?: string | null;
+            /** @description The IMAP server, e.g. `imap.example.org`. */
+            host: string;
+            /** @description An app password where the provider has them. Write-only. */
+            password: string;
+            /**
+             * Format: int32
+             * @description Default 993 for `tls`, 143 otherwise.
+             */
+            port?: number | null;
+            /** @description `tls` (port 993), `starttls` (143), or `none` (private addresses only). */
+            security: string;
+            username: string;
+        };
         MediaLinkDto: {
             /** Format: date-time */
             expires_at: string;
@@ -1115,6 +1228,15 @@ export interface components {
             expires_at: string;
             /** @description Append as `?token=` to `/api/documents/{id}/thumbnail`; stays the same for up to an hour. */
             token: string;
+        };
+        /** @description Which emails the user gets. */
+        NotificationsDto: {
+            /** @description A document of theirs could not be processed (default off). */
+            document_failed: boolean;
+            /** @description Someone shared a document with them (default off). */
+            document_shared: boolean;
+            /** @description A sign-in token of theirs was used twice: it was copied (default on). */
+            suspicious_sign_in: boolean;
         };
         PasswordChangeDto: {
             current_password: string;
@@ -3573,6 +3695,318 @@ export interface operations {
             };
         };
     };
+    me_list_mail_accounts: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MailAccountDto"][];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description a dependency (PostgreSQL, the object store or Redis) is unavailable; retry after Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    me_add_mail_account: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["MailAccountInputDto"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MailAccountDto"];
+                };
+            };
+            /** @description the body, path or query cannot be read */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description too many mail accounts */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the body was not sent as application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description invalid input, or the login or folder did not work */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description a dependency (PostgreSQL, the object store or Redis) is unavailable; retry after Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    me_remove_mail_account: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description the body, path or query cannot be read */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description a dependency (PostgreSQL, the object store or Redis) is unavailable; retry after Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    me_check_mail_account: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description the body, path or query cannot be read */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description a dependency (PostgreSQL, the object store or Redis) is unavailable; retry after Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    me_notifications: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NotificationsDto"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description a dependency (PostgreSQL, the object store or Redis) is unavailable; retry after Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    me_set_notifications: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["NotificationsDto"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NotificationsDto"];
+                };
+            };
+            /** @description the body, path or query cannot be read */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the body was not sent as application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description a dependency (PostgreSQL, the object store or Redis) is unavailable; retry after Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     me_change_password: {
         parameters: {
             query?: never;
@@ -3808,7 +4242,7 @@ export interface operations {
             };
         };
     };
-    me_list: {
+    me_list_tokens: {
         parameters: {
             query?: never;
             header?: never;
@@ -3853,7 +4287,7 @@ export interface operations {
             };
         };
     };
-    me_create: {
+    me_create_token: {
         parameters: {
             query?: never;
             header?: never;
@@ -3937,7 +4371,7 @@ export interface operations {
             };
         };
     };
-    me_revoke: {
+    me_revoke_token: {
         parameters: {
             query?: never;
             header?: never;

@@ -14,6 +14,7 @@ use crate::auth::{AuthUser, Meta};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{Json, Path};
 use docuvault_core::services::accounts::UserView;
+use docuvault_core::services::notify::NotificationSettings;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -25,6 +26,63 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(totp_enroll))
         .routes(routes!(totp_verify))
         .routes(routes!(totp_disable))
+        .routes(routes!(notifications, set_notifications))
+}
+
+/// Which emails the user gets.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NotificationsDto {
+    /// A document of theirs could not be processed (default off).
+    pub document_failed: bool,
+    /// Someone shared a document with them (default off).
+    pub document_shared: bool,
+    /// A sign-in token of theirs was used twice: it was copied (default on).
+    pub suspicious_sign_in: bool,
+}
+
+impl From<NotificationSettings> for NotificationsDto {
+    fn from(s: NotificationSettings) -> Self {
+        Self {
+            document_failed: s.notify_document_failed,
+            document_shared: s.notify_document_shared,
+            suspicious_sign_in: s.notify_suspicious_sign_in,
+        }
+    }
+}
+
+/// The emails the signed-in user gets.
+#[utoipa::path(get, path = "/api/me/notifications", tag = "me",
+    responses((status = 200, body = NotificationsDto), (status = 401, body = ErrorBody)))]
+async fn notifications(
+    State(state): State<AppState>,
+    AuthUser(caller): AuthUser,
+) -> Result<Json<NotificationsDto>, ApiError> {
+    Ok(Json(
+        state.vault.notification_settings(caller.id).await?.into(),
+    ))
+}
+
+/// Choose the emails the signed-in user gets.
+#[utoipa::path(put, path = "/api/me/notifications", tag = "me", request_body = NotificationsDto,
+    responses((status = 200, body = NotificationsDto), (status = 401, body = ErrorBody)))]
+async fn set_notifications(
+    State(state): State<AppState>,
+    AuthUser(caller): AuthUser,
+    Json(input): Json<NotificationsDto>,
+) -> Result<Json<NotificationsDto>, ApiError> {
+    let saved = state
+        .vault
+        .set_notification_settings(
+            caller.id,
+            NotificationSettings {
+                notify_document_failed: input.document_failed,
+                notify_document_shared: input.document_shared,
+                notify_suspicious_sign_in: input.suspicious_sign_in,
+            },
+        )
+        .await?;
+    Ok(Json(saved.into()))
 }
 
 #[derive(Debug, Serialize, ToSchema)]

@@ -8,6 +8,7 @@ pub mod events;
 pub mod folders;
 pub mod health;
 pub mod listing;
+pub mod mail;
 pub mod me;
 pub mod metrics;
 pub mod preview;

@@ -19,8 +19,8 @@ use docuvault_core::services::api_tokens::is_live;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
-        .routes(routes!(list, create))
-        .routes(routes!(revoke))
+        .routes(routes!(list_tokens, create_token))
+        .routes(routes!(revoke_token))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -82,7 +82,7 @@ pub struct CreatedTokenDto {
 #[utoipa::path(get, path = "/api/me/tokens", tag = "me",
     responses((status = 200, body = Vec<TokenDto>), (status = 401, body = ErrorBody),
               (status = 403, description = "called with an API token", body = ErrorBody)))]
-async fn list(
+async fn list_tokens(
     State(state): State<AppState>,
     AuthUser(caller): AuthUser,
 ) -> Result<Json<Vec<TokenDto>>, ApiError> {
@@ -96,7 +96,7 @@ async fn list(
               (status = 403, description = "called with an API token", body = ErrorBody),
               (status = 409, description = "too many live tokens", body = ErrorBody),
               (status = 422, body = ErrorBody)))]
-async fn create(
+async fn create_token(
     State(state): State<AppState>,
     AuthUser(caller): AuthUser,
     Meta(meta): Meta,
@@ -126,7 +126,7 @@ async fn create(
     responses((status = 204), (status = 401, body = ErrorBody),
               (status = 403, description = "called with an API token", body = ErrorBody),
               (status = 404, description = "no live token of yours by that id", body = ErrorBody)))]
-async fn revoke(
+async fn revoke_token(
     State(state): State<AppState>,
     AuthUser(caller): AuthUser,
     Meta(meta): Meta,

@@ -47,16 +47,8 @@ async fn finance(client: &reqwest::Client, app: &TestApp) {
 }
 
 async fn upload(client: &reqwest::Client, app: &TestApp, text: &str) -> String {
-    let part = reqwest::multipart::Part::bytes(text.as_bytes().to_vec()).file_name("a.txt");
-    let resp = client
-        .post(app.url("/api/documents/upload"))
-        .multipart(reqwest::multipart::Form::new().part("file", part))
-        .send()
+    app.upload_as(client, "a.txt", text.as_bytes().to_vec())
         .await
-        .unwrap();
-    assert_eq!(resp.status(), 201);
-    let doc: Value = resp.json().await.unwrap();
-    doc["id"].as_str().unwrap().to_owned()
 }
 
 #[tokio::test]

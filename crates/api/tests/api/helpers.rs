@@ -289,6 +289,35 @@ impl TestApp {
             .expect("upload request")
     }
 
+    /// Uploads as the user `client` signs in as; the new document's id, asserting 201.
+    pub async fn upload_as(
+        &self,
+        client: &reqwest::Client,
+        filename: &str,
+        bytes: Vec<u8>,
+    ) -> String {
+        let part = reqwest::multipart::Part::bytes(bytes).file_name(filename.to_owned());
+        let resp = client
+            .post(self.url("/api/documents/upload"))
+            .multipart(reqwest::multipart::Form::new().part("file", part))
+            .send()
+            .await
+            .expect("upload request");
+        assert_eq!(resp.status(), 201, "upload of {filename}");
+        let doc: serde_json::Value = resp.json().await.expect("json");
+        doc["id"].as_str().expect("id").to_owned()
+    }
+
+    /// Uploads, runs the worker until nothing waits, and returns the document's JSON.
+    pub async fn processed(&self, filename: &str, bytes: Vec<u8>) -> serde_json::Value {
+        let id = self.upload_ok(filename, bytes).await["id"]
+            .as_str()
+            .expect("id")
+            .to_owned();
+        self.process_all().await;
+        self.get_json(&format!("/api/documents/{id}")).await.1
+    }
+
     /// Uploads and returns the created document's JSON, asserting 201.
     pub async fn upload_ok(&self, filename: &str, bytes: Vec<u8>) -> serde_json::Value {
         let resp = self.upload(filename, None, bytes).await;

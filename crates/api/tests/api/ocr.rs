@@ -2,7 +2,6 @@
 //! with noise) as PNG and as a PDF without a text layer, an image without text, and OCR turned
 //! off.
 
-use serde_json::Value;
 
 use crate::helpers::{Options, TestApp};
 use crate::scans::{Gray, render};
@@ -18,15 +17,6 @@ fn scan() -> Gray {
     render(&LINES, 200).scanned(1.5, 0.01, 7)
 }
 
-async fn processed(app: &TestApp, name: &str, bytes: Vec<u8>) -> Value {
-    let id = app.upload_ok(name, bytes).await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    app.process_all().await;
-    app.get_json(&format!("/api/documents/{id}")).await.1
-}
-
 fn words(text: &str) -> Vec<String> {
     text.split(|c: char| !c.is_alphanumeric())
         .filter(|w| !w.is_empty())
@@ -37,7 +27,7 @@ fn words(text: &str) -> Vec<String> {
 #[tokio::test]
 async fn a_photographed_page_is_read_by_ocr() {
     let app = TestApp::spawn().await;
-    let doc = processed(&app, "photo.png", scan().png()).await;
+    let doc = app.processed("photo.png", scan().png()).await;
     assert_eq!(doc["status"], "classified", "{doc}");
     assert_eq!(doc["ocr_pages"], 1);
     let text = words(doc["extracted_text"].as_str().unwrap());
@@ -71,7 +61,7 @@ async fn a_photographed_page_is_read_by_ocr() {
 #[tokio::test]
 async fn a_scanned_pdf_becomes_searchable_text() {
     let app = TestApp::spawn().await;
-    let doc = processed(&app, "scan.pdf", scan().pdf()).await;
+    let doc = app.processed("scan.pdf", scan().pdf()).await;
     assert_eq!(doc["status"], "classified", "{doc}");
     assert_eq!(doc["ocr_pages"], 1);
     let (status, hits) = app.get_json("/api/search?q=Gartenpflege").await;
@@ -94,7 +84,7 @@ async fn an_image_without_text_fails_with_a_reason() {
         pixels: vec![255; 600 * 400],
     }
     .scanned(0.0, 0.002, 3);
-    let doc = processed(&app, "blank.png", blank.png()).await;
+    let doc = app.processed("blank.png", blank.png()).await;
     assert_eq!(doc["status"], "failed", "{doc}");
     assert_eq!(
         doc["error"],
@@ -109,7 +99,7 @@ async fn with_ocr_turned_off_an_image_fails_and_says_why() {
         ..Options::default()
     })
     .await;
-    let doc = processed(&app, "photo.png", scan().png()).await;
+    let doc = app.processed("photo.png", scan().png()).await;
     assert_eq!(doc["status"], "failed", "{doc}");
     let error = doc["error"].as_str().unwrap();
     assert!(error.contains("OCR is turned off"), "{error}");

@@ -115,15 +115,6 @@ fn odf(mime: &str, body: &str) -> Vec<u8> {
     ])
 }
 
-async fn processed(app: &TestApp, name: &str, bytes: Vec<u8>) -> Value {
-    let id = app.upload_ok(name, bytes).await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    app.process_all().await;
-    app.get_json(&format!("/api/documents/{id}")).await.1
-}
-
 #[tokio::test]
 async fn office_files_are_recognised_by_content_and_read() {
     let app = TestApp::spawn().await;
@@ -183,7 +174,7 @@ async fn office_files_are_recognised_by_content_and_read() {
         ),
     ];
     for (name, bytes, mime, expected) in cases {
-        let doc = processed(&app, name, bytes).await;
+        let doc = app.processed(name, bytes).await;
         assert_eq!(doc["status"], "classified", "{name}: {doc}");
         assert_eq!(doc["content_type"], mime, "{name}");
         let text = doc["extracted_text"].as_str().unwrap();
@@ -284,7 +275,7 @@ async fn damaged_macro_hiding_and_bomb_archives_fail_with_a_reason() {
         ("cut.docx", cut, "damaged"),
         ("bomb.docx", bomb, "ZIP bomb"),
     ] {
-        let doc = processed(&app, name, bytes).await;
+        let doc = app.processed(name, bytes).await;
         assert_eq!(doc["status"], "failed", "{name}: {doc}");
         let error = doc["error"].as_str().unwrap();
         assert!(error.contains(says), "{name}: {error}");

@@ -70,22 +70,14 @@ async fn tokens_are_shown_once_stored_hashed_used_and_revoked() {
 
     // It uploads as its owner, and its use is recorded.
     let scanner = client(&token);
-    let part = reqwest::multipart::Part::bytes(text_file(1, 200)).file_name("scan.txt");
-    let resp = scanner
-        .post(app.url("/api/documents/upload"))
-        .multipart(reqwest::multipart::Form::new().part("file", part))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 201);
-    let doc: serde_json::Value = resp.json().await.unwrap();
+    let doc = app.upload_as(&scanner, "scan.txt", text_file(1, 200)).await;
     let (_, mine) = app.get_json("/api/documents").await;
-    assert_eq!(mine["items"][0]["id"], doc["id"]);
+    assert_eq!(mine["items"][0]["id"], doc.as_str());
     let (_, list) = app.get_json("/api/me/tokens").await;
     assert!(list[0]["last_used_at"].is_string());
 
     // An upload token cannot read or delete what it stored.
-    let doc_path = format!("/api/documents/{}", doc["id"].as_str().unwrap());
+    let doc_path = format!("/api/documents/{doc}");
     assert!(refused_by_scope(scanner.get(app.url(&doc_path)).send().await.unwrap()).await);
     assert!(
         refused_by_scope(
@@ -247,6 +239,7 @@ async fn every_route_honours_every_scope() {
     let session_only = |path: &str| {
         [
             "/api/me/tokens",
+            "/api/me/mail-accounts",
             "/api/me/password",
             "/api/me/totp/",
             "/api/me/sessions",

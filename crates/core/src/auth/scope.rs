@@ -54,10 +54,12 @@ const UPLOAD_ROUTES: [(&str, &str); 6] = [
 ];
 
 /// Account security and administration: a token leaked from a script must not be able to mint
-/// more tokens, change the password or two-factor sign-in, end sign-ins, or act as an admin.
+/// more tokens, change the password or two-factor sign-in, end sign-ins, connect mailboxes
+/// (credentials the workers would use), or act as an admin.
 fn session_only(route: &str) -> bool {
-    const PREFIXES: [&str; 6] = [
+    const PREFIXES: [&str; 7] = [
         "/api/me/tokens",
+        "/api/me/mail-accounts",
         "/api/me/password",
         "/api/me/totp/",
         "/api/me/sessions",
@@ -88,6 +90,7 @@ mod tests {
         for scope in ApiScope::ALL {
             assert!(!scope.allows("POST", "/api/me/tokens"));
             assert!(!scope.allows("GET", "/api/me/tokens"));
+            assert!(!scope.allows("POST", "/api/me/mail-accounts"));
             assert!(!scope.allows("POST", "/api/me/password"));
             assert!(!scope.allows("POST", "/api/auth/logout-all"));
             assert!(!scope.allows("GET", "/api/admin/users"));

@@ -37,6 +37,30 @@ const PRUNE_EVERY: u64 = 150;
 const PRUNE_IDLE: Duration = Duration::from_secs(3600);
 /// How long a job slot rests after a job could not run at all (a dependency is down).
 const FAILURE_PAUSE: Duration = Duration::from_secs(1);
+/// How often a worker looks for mailboxes due a look (each is looked at every `MAIL_POLL_SECS`).
+const MAIL_EVERY: Duration = Duration::from_secs(10);
+
+/// Mail ingest's loop: the mailboxes that are due, one after another, until `stop`. A look in
+/// progress when the worker stops is cut off; its message stays unmarked and is read again.
+async fn read_mail_until(vault: crate::services::Vault, stop: CancellationToken) {
+    let mut failing = false;
+    loop {
+        match crate::ingest::mail::check_due(&vault).await {
+            Ok(_) => failing = false,
+            Err(e) => {
+                if !failing {
+                    tracing::warn!(error = %e.chain(), "cannot look for due mailboxes; retrying");
+                }
+                failing = true;
+            }
+        }
+        tokio::select! {
+            () = stop.cancelled() => return,
+            () = tokio::time::sleep(MAIL_EVERY) => {}
+        }
+    }
+}
+
 /// How often the sweeper looks for due jobs.
 const SWEEP_INTERVAL: Duration = Duration::from_secs(2);
 /// How many orphaned objects one clean-up deletes.
@@ -119,6 +143,9 @@ pub struct Worker {
     /// Documents this process is working on right now, with the attempt that holds each, to
     /// give back on shutdown.
     in_flight: Arc<Mutex<HashMap<Uuid, i32>>>,
+    /// The services mail ingest stores attachments through and notifications are sent by
+    /// (`None`: this worker reads no mail and sends no email).
+    services: Option<crate::services::Vault>,
 }
 
 impl Worker {
@@ -137,7 +164,15 @@ impl Worker {
             consumer,
             concurrency: concurrency.max(1),
             in_flight: Arc::default(),
+            services: None,
         }
+    }
+
+    /// Also looks into users' connected mailboxes (mail ingest), storing through `vault`, and
+    /// tells owners of failed documents who asked for it.
+    pub fn with_services(mut self, vault: crate::services::Vault) -> Self {
+        self.services = Some(vault);
+        self
     }
 
     /// A worker with its own connections, as `docuvault worker` (or `serve --with-worker`) runs it.
@@ -174,7 +209,8 @@ impl Worker {
             &config.redis_key_prefix,
             config.pipeline.visibility,
         ));
-        Ok(Self::new(pipeline, queue, config.pipeline.concurrency))
+        let vault = crate::services::Vault::from_config(config, application_name)?;
+        Ok(Self::new(pipeline, queue, config.pipeline.concurrency).with_services(vault))
     }
 
     pub fn with_concurrency(mut self, concurrency: usize) -> Self {
@@ -205,6 +241,10 @@ impl Worker {
             };
             tokio::spawn(async move { me.sweep_until(stop, alive).await })
         };
+        let mail = self.services.clone().map(|vault| {
+            let stop = shutdown.clone();
+            tokio::spawn(async move { read_mail_until(vault, stop).await })
+        });
         let mut jobs = JoinSet::new();
         let mut failing = false;
         loop {
@@ -271,6 +311,9 @@ impl Worker {
             self.give_back().await;
         }
         sweeper.abort();
+        if let Some(mail) = mail {
+            mail.abort();
+        }
         tracing::info!("worker stopped");
     }
 
@@ -292,7 +335,12 @@ impl Worker {
                 self.queue.ack(&delivery).await?;
                 match outcome {
                     Outcome::Classified => stats.classified += 1,
-                    Outcome::Failed => stats.failed += 1,
+                    Outcome::Failed => {
+                        stats.failed += 1;
+                        if let Some(services) = &self.services {
+                            services.notify_document_failed(delivery.document_id).await;
+                        }
+                    }
                     Outcome::Retried => stats.retried += 1,
                     Outcome::Skipped | Outcome::Lost => continue,
                 }
@@ -323,6 +371,9 @@ impl Worker {
                 self.track(id, job.attempts);
                 let outcome = self.pipeline.process(job).await;
                 self.untrack(id);
+                if let (Ok(Outcome::Failed), Some(services)) = (&outcome, &self.services) {
+                    services.notify_document_failed(id).await;
+                }
                 outcome
             }
             Ok(None) => Ok(Outcome::Skipped),

@@ -465,6 +465,23 @@ impl Vault {
             )
             .await?;
             tx.commit().await?;
+            let link = self.app_link("/account");
+            let place = meta
+                .ip
+                .map_or_else(|| "an unknown address".to_owned(), |ip| ip.to_string());
+            self.notify(
+                row.user_id,
+                super::notify::Notice::SuspiciousSignIn,
+                "A sign-in token of your DocuVault account was copied".into(),
+                |handle| {
+                    format!(
+                        "Hello {handle},\n\nA sign-in token of your account \"{handle}\" was used twice, from {place}: it \
+                         had been copied. DocuVault ended that sign-in.\n\nIf this was not you, change your password \
+                         and sign out everywhere:\n{link}\n\nYou can turn these emails off on your Account page.\n"
+                    )
+                },
+            )
+            .await;
             return Err(Error::unauthorized(
                 "refresh_token_reused",
                 "this sign-in was ended because its token was used twice; sign in again",

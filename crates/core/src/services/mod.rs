@@ -6,6 +6,8 @@ pub mod admin;
 pub mod api_tokens;
 pub mod documents;
 pub mod folders;
+pub mod mail_accounts;
+pub mod notify;
 pub mod password_reset;
 pub mod preview;
 pub mod search;
@@ -62,6 +64,7 @@ pub struct Vault {
     pub ai_allow_private: bool,
     /// The instance's AI default and policy.
     pub ai: crate::config::AiConfig,
+    pub mail_ingest: crate::config::MailIngestConfig,
 }
 
 impl Vault {
@@ -79,6 +82,7 @@ impl Vault {
             auth: config.auth.clone(),
             ai_allow_private: config.pipeline.ai_allow_private,
             ai: config.ai.clone(),
+            mail_ingest: config.mail_ingest.clone(),
             db: crate::db::connect_lazy(&config.database, application_name)?,
             store: Arc::new(crate::storage::S3Store::new(&config.object_store)?),
             queue: Arc::new(RedisQueue::new(

@@ -47,7 +47,7 @@ impl Vault {
         ip: Option<IpAddr>,
     ) -> Result<(ShareRow, bool)> {
         // The document first: a stranger learns nothing about handles from someone else's id.
-        documents::get(&self.db, owner, document)
+        let doc = documents::get(&self.db, owner, document)
             .await?
             .ok_or(Error::NotFound("document"))?;
         let subject = owner.to_string();
@@ -99,6 +99,25 @@ impl Vault {
             // The recipient's open "Shared with me" page refreshes.
             self.tell(recipient.id, document, Change::Created, None)
                 .await;
+            let from = users::get(&self.db, owner)
+                .await?
+                .map(|u| u.handle)
+                .unwrap_or_default();
+            let link = self.app_link(&format!("/documents/{document}"));
+            let filename = doc.filename;
+            self.notify(
+                recipient.id,
+                super::notify::Notice::DocumentShared,
+                format!("{from} shared \"{filename}\" with you on DocuVault"),
+                |handle| {
+                    format!(
+                        "Hello {handle},\n\n{from} shared the document \"{filename}\" with you to view:\n{link}\n\n\
+                         It is also under \"Shared with me\". You get this email because you asked for it on your \
+                         Account page.\n"
+                    )
+                },
+            )
+            .await;
         }
         Ok((share, created))
     }
