@@ -1209,7 +1209,7 @@ export interface components {
             /** @description An app password where the provider has them. Write-only. */
             password: string;
             /**
-             * Format: int32
+             * Format: int64
              * @description Default 993 for `tls`, 143 otherwise.
              */
             port?: number | null;
@@ -1410,7 +1410,7 @@ export interface components {
         };
         TokenInputDto: {
             /**
-             * Format: int32
+             * Format: int64
              * @description Days until it stops working (1 to 3650); left out, it works until revoked.
              */
             expires_in_days?: number | null;

@@ -31,8 +31,9 @@ pub struct MailAccountInputDto {
     #[schema(min_length = 1, max_length = 253)]
     pub host: String,
     /// Default 993 for `tls`, 143 otherwise.
+    #[serde(default, deserialize_with = "crate::extract::whole_number")]
     #[schema(minimum = 1, maximum = 65535)]
-    pub port: Option<u16>,
+    pub port: Option<i64>,
     /// `tls` (port 993), `starttls` (143), or `none` (private addresses only).
     #[schema(pattern = "^(tls|starttls|none)$")]
     pub security: String,
@@ -111,7 +112,8 @@ async fn add_mail_account(
             caller.id,
             NewMailbox {
                 host: input.host,
-                port: input.port,
+                // Out of range becomes 0, which the service refuses with `invalid_mail_port`.
+                port: input.port.map(|p| u16::try_from(p).unwrap_or(0)),
                 security: input.security,
                 username: input.username,
                 password: input.password,

@@ -34,8 +34,9 @@ pub struct TokenInputDto {
     #[schema(pattern = "^(upload|read|full)$")]
     pub scope: String,
     /// Days until it stops working (1 to 3650); left out, it works until revoked.
+    #[serde(default, deserialize_with = "crate::extract::whole_number")]
     #[schema(minimum = 1, maximum = 3650)]
-    pub expires_in_days: Option<u32>,
+    pub expires_in_days: Option<i64>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -108,7 +109,8 @@ async fn create_token(
             &caller,
             &input.name,
             &input.scope,
-            input.expires_in_days,
+            // Out of range becomes 0, which the service refuses with `invalid_token_expiry`.
+            input.expires_in_days.map(|d| u32::try_from(d).unwrap_or(0)),
             &meta,
         )
         .await?;
