@@ -2,7 +2,6 @@
 //! with noise) as PNG and as a PDF without a text layer, an image without text, and OCR turned
 //! off.
 
-
 use crate::helpers::{Options, TestApp};
 use crate::scans::{Gray, render};
 
