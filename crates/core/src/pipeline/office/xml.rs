@@ -79,25 +79,45 @@ pub const ODP: Rules = Rules {
 
 pub const ODS: Rules = ODT;
 
+/// A part's XML events, read into one buffer that is cleared before each read (so a skipped
+/// subtree does not pile up in it), with the job's deadline checked every 4096 events.
+struct Events<R> {
+    reader: Reader<R>,
+    buf: Vec<u8>,
+    count: u32,
+}
+
+impl<R: BufRead> Events<R> {
+    fn new(src: R) -> Self {
+        Self {
+            reader: Reader::from_reader(src),
+            buf: Vec::new(),
+            count: 0,
+        }
+    }
+
+    fn next(&mut self, out: &Text) -> Result<Event<'_>, Stop> {
+        self.count = self.count.wrapping_add(1);
+        if self.count.is_multiple_of(4096) {
+            out.check_time()?;
+        }
+        self.buf.clear();
+        self.reader.read_event_into(&mut self.buf).map_err(damaged)
+    }
+}
+
 fn has(list: &[&[u8]], name: &[u8]) -> bool {
     list.contains(&name)
 }
 
 /// Reads one part's text into `out` by `rules`.
 pub fn walk(src: impl BufRead, rules: &Rules, out: &mut Text) -> Result<(), Stop> {
-    let mut reader = Reader::from_reader(src);
-    let mut buf = Vec::new();
+    let mut events = Events::new(src);
     let mut in_text = 0usize;
     let mut in_cell = 0usize;
     let mut skipping = 0usize;
-    let mut events = 0u32;
     loop {
-        events = events.wrapping_add(1);
-        if events.is_multiple_of(4096) {
-            out.check_time()?;
-        }
-        let event = reader.read_event_into(&mut buf).map_err(damaged)?;
-        match event {
+        match events.next(out)? {
             Event::Start(e) => {
                 let name = e.local_name();
                 let name = name.as_ref();
@@ -151,7 +171,6 @@ pub fn walk(src: impl BufRead, rules: &Rules, out: &mut Text) -> Result<(), Stop
             Event::Eof => return Ok(()),
             _ => {}
         }
-        buf.clear();
     }
 }
 
@@ -195,18 +214,12 @@ pub fn damaged(e: impl Into<quick_xml::Error>) -> Stop {
 /// The strings of an XLSX workbook's shared-string table, in order (`<si>`; phonetic guides
 /// left out).
 pub fn shared_strings(src: impl BufRead, out: &Text) -> Result<Vec<String>, Stop> {
-    let mut reader = Reader::from_reader(src);
-    let mut buf = Vec::new();
+    let mut events = Events::new(src);
     let mut strings = Vec::new();
     let mut current = String::new();
     let (mut in_t, mut in_phonetic) = (false, false);
-    let mut events = 0u32;
     loop {
-        events = events.wrapping_add(1);
-        if events.is_multiple_of(4096) {
-            out.check_time()?;
-        }
-        match reader.read_event_into(&mut buf).map_err(damaged)? {
+        match events.next(out)? {
             Event::Start(e) => match e.local_name().as_ref() {
                 b"t" => in_t = true,
                 b"rPh" => in_phonetic = true,
@@ -230,21 +243,18 @@ pub fn shared_strings(src: impl BufRead, out: &Text) -> Result<Vec<String>, Stop
             Event::Eof => return Ok(strings),
             _ => {}
         }
-        buf.clear();
     }
 }
 
 /// Which of an XLSX workbook's cell formats (`cellXfs`, by index) show a date: the built-in
 /// date formats, and custom ones whose code has days or years outside quotes and brackets.
 pub fn date_formats(src: impl BufRead, out: &Text) -> Result<Vec<bool>, Stop> {
-    let mut reader = Reader::from_reader(src);
-    let mut buf = Vec::new();
+    let mut events = Events::new(src);
     let mut custom_dates: Vec<u32> = Vec::new();
     let mut formats = Vec::new();
     let mut in_cell_xfs = false;
     loop {
-        out.check_time()?;
-        let event = reader.read_event_into(&mut buf).map_err(damaged)?;
+        let event = events.next(out)?;
         match &event {
             Event::Start(e) | Event::Empty(e) => match e.local_name().as_ref() {
                 b"numFmt" => {
@@ -268,7 +278,6 @@ pub fn date_formats(src: impl BufRead, out: &Text) -> Result<Vec<bool>, Stop> {
             Event::Eof => return Ok(formats),
             _ => {}
         }
-        buf.clear();
     }
 }
 
@@ -333,19 +342,13 @@ pub struct Workbook {
 /// One XLSX worksheet as lines of tab-separated cells. Numbers are written as stored, dates as
 /// `YYYY-MM-DD`; shared strings are looked up; errors are left out.
 pub fn worksheet(src: impl BufRead, book: &Workbook, out: &mut Text) -> Result<(), Stop> {
-    let mut reader = Reader::from_reader(src);
-    let mut buf = Vec::new();
+    let mut events = Events::new(src);
     let mut cell_type: Vec<u8> = Vec::new();
     let mut is_date = false;
     let mut value = String::new();
     let mut in_value = false;
-    let mut events = 0u32;
     loop {
-        events = events.wrapping_add(1);
-        if events.is_multiple_of(4096) {
-            out.check_time()?;
-        }
-        match reader.read_event_into(&mut buf).map_err(damaged)? {
+        match events.next(out)? {
             Event::Start(e) => match e.local_name().as_ref() {
                 b"c" => {
                     cell_type = e
@@ -400,7 +403,6 @@ pub fn worksheet(src: impl BufRead, book: &Workbook, out: &mut Text) -> Result<(
             Event::Eof => return Ok(()),
             _ => {}
         }
-        buf.clear();
     }
 }
 
