@@ -82,6 +82,7 @@ fn api_routes(upload_limit: usize) -> OpenApiRouter<AppState> {
         .merge(routes::preview::router())
         .merge(routes::topics::router())
         .merge(routes::auth::router())
+        .merge(routes::sso::router())
         .merge(routes::me::router())
         .merge(routes::tokens::router())
         .merge(routes::mail::router())

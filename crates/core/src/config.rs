@@ -99,6 +99,30 @@ pub struct AuthConfig {
     /// The bearer token a Prometheus scraper sends to `/metrics`; without one, `/metrics`
     /// answers 404 (it shows the installation's activity, so it is never public by default).
     pub metrics_token: Option<Secret<String>>,
+    /// Sign-in with a password (`PASSWORD_LOGIN`, on by default). Off, only single sign-on
+    /// signs people in, and registration and password reset are closed with it.
+    pub password_login: bool,
+    /// Single sign-on through an OpenID Connect provider, when `OIDC_ISSUER` is set.
+    pub oidc: Option<OidcConfig>,
+}
+
+/// The OpenID Connect provider DocuVault signs people in with (`OIDC_*`).
+#[derive(Debug, Clone)]
+pub struct OidcConfig {
+    /// The issuer identifier exactly as the provider writes it in tokens (a trailing slash
+    /// matters); discovery is read from `<issuer>/.well-known/openid-configuration`.
+    pub issuer: String,
+    pub client_id: String,
+    /// Absent for a public client (PKCE alone); sent with HTTP Basic otherwise.
+    pub client_secret: Option<Secret<String>>,
+    /// Space-separated; always includes `openid`.
+    pub scopes: String,
+    /// The provider's name on the sign-in button ("Sign in with …").
+    pub display_name: String,
+    /// Make an account for a person the provider vouches for and no account here has the email of.
+    pub auto_create: bool,
+    /// PEM certificates trusted besides the system's roots (a company CA).
+    pub ca_file: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Clone)]
@@ -425,7 +449,15 @@ fn auth_config(env: &Env<'_>) -> Result<AuthConfig, ConfigError> {
         rate_per_account: env.parse_or("AUTH_RATE_MAX_PER_ACCOUNT", 10)?,
         rate_per_ip: env.parse_or("AUTH_RATE_MAX_PER_IP", 50)?,
         metrics_token: env.optional("METRICS_TOKEN").map(Secret::new),
+        password_login: env.parse_or("PASSWORD_LOGIN", true)?,
+        oidc: oidc_config(env)?,
     };
+    if !auth.password_login && auth.oidc.is_none() {
+        return Err(env.problem(
+            "PASSWORD_LOGIN",
+            "can only be false when single sign-on is set up (OIDC_ISSUER); nobody could sign in",
+        ));
+    }
     if auth
         .metrics_token
         .as_ref()
@@ -448,6 +480,53 @@ fn auth_config(env: &Env<'_>) -> Result<AuthConfig, ConfigError> {
         }
     }
     Ok(auth)
+}
+
+fn oidc_config(env: &Env<'_>) -> Result<Option<OidcConfig>, ConfigError> {
+    let Some(raw) = env.optional("OIDC_ISSUER") else {
+        return Ok(None);
+    };
+    let raw = raw.trim().to_owned();
+    let issuer = Url::parse(&raw)
+        .ok()
+        .filter(|u| u.query().is_none() && u.fragment().is_none())
+        .ok_or_else(|| {
+            env.problem(
+                "OIDC_ISSUER",
+                "must be a URL such as https://id.example.org/realms/home",
+            )
+        })?;
+    let loopback = match issuer.host() {
+        Some(url::Host::Domain(d)) => d == "localhost",
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    };
+    // OpenID Connect Discovery requires https; plain http is only for a provider on this host.
+    if !(issuer.scheme() == "https" || issuer.scheme() == "http" && loopback) {
+        return Err(env.problem(
+            "OIDC_ISSUER",
+            "must be an https URL (plain http only on loopback)",
+        ));
+    }
+    let scopes = env
+        .optional("OIDC_SCOPES")
+        .unwrap_or_else(|| "openid email profile".to_owned());
+    let scopes = scopes.split_whitespace().collect::<Vec<_>>().join(" ");
+    if !scopes.split(' ').any(|s| s == "openid") {
+        return Err(env.problem("OIDC_SCOPES", "must include openid"));
+    }
+    Ok(Some(OidcConfig {
+        issuer: raw,
+        client_id: env.required("OIDC_CLIENT_ID")?.trim().to_owned(),
+        client_secret: env.optional("OIDC_CLIENT_SECRET").map(Secret::new),
+        scopes,
+        display_name: env
+            .optional("OIDC_DISPLAY_NAME")
+            .map_or_else(|| "single sign-on".to_owned(), |n| n.trim().to_owned()),
+        auto_create: env.parse_or("OIDC_AUTO_CREATE", false)?,
+        ca_file: env.optional("OIDC_CA_FILE").map(std::path::PathBuf::from),
+    }))
 }
 
 fn ai_config(env: &Env<'_>) -> Result<AiConfig, ConfigError> {

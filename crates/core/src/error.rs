@@ -11,6 +11,8 @@ pub enum Dependency {
     Postgres,
     ObjectStore,
     Redis,
+    /// The OpenID Connect provider single sign-on goes through.
+    IdentityProvider,
 }
 
 impl Dependency {
@@ -19,6 +21,7 @@ impl Dependency {
             Self::Postgres => "postgres",
             Self::ObjectStore => "object_store",
             Self::Redis => "redis",
+            Self::IdentityProvider => "identity_provider",
         }
     }
 }

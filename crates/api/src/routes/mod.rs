@@ -15,6 +15,7 @@ pub mod preview;
 pub mod search;
 pub mod settings;
 pub mod shares;
+pub mod sso;
 pub mod tokens;
 pub mod topics;
 pub mod uploads;

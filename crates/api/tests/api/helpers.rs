@@ -210,7 +210,7 @@ impl TestApp {
         vault.store.ensure_bucket().await.expect("test bucket");
         // Alice is made the way an operator makes accounts, so tests with registration closed
         // have her too; other users register through the API.
-        vault
+        let alice = vault
             .create_user(
                 "alice",
                 "alice@example.org",
@@ -219,6 +219,7 @@ impl TestApp {
             )
             .await
             .expect("create alice");
+        let password_login = config.auth.password_login;
         let app = Application::from_vault(vault, config.bind_addr)
             .await
             .expect("bind");
@@ -236,7 +237,12 @@ impl TestApp {
             .connect(&with_database(&stack_var("DATABASE_URL"), &db_name))
             .await
             .expect("app-role pool");
-        let user = TestUser::login(addr, "alice").await;
+        // With passwords turned off (single sign-on only), the test signs alice in itself.
+        let user = if password_login {
+            TestUser::login(addr, "alice").await
+        } else {
+            TestUser::signed_out(alice.id, "alice")
+        };
         Self {
             addr,
             client: user.client.clone(),
@@ -653,6 +659,18 @@ impl TestUser {
         cookies.store(&resp);
         let body: serde_json::Value = resp.json().await.expect("login json");
         Self::from_sign_in(handle, &body, cookies)
+    }
+
+    /// A user with no sign-in (its client sends no token).
+    pub fn signed_out(id: Uuid, handle: &str) -> Self {
+        Self {
+            id,
+            handle: handle.to_owned(),
+            token: String::new(),
+            client: reqwest::Client::new(),
+            cookies: Cookies::default(),
+            csrf: String::new(),
+        }
     }
 
     pub fn from_sign_in(handle: &str, body: &serde_json::Value, cookies: Cookies) -> Self {

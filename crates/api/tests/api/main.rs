@@ -30,6 +30,7 @@ mod scans;
 mod search;
 mod settings;
 mod sharing;
+mod sso;
 mod tokens;
 mod topics;
 mod totp;

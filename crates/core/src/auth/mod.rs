@@ -1,6 +1,7 @@
 //! Sign-in primitives, free of HTTP and SQL: password hashing, tokens, TOTP, rate limits.
 //! The flows that use them live in `services::accounts`.
 
+pub mod oidc;
 pub mod password;
 pub mod rate_limit;
 pub mod scope;

@@ -10,6 +10,7 @@ pub mod audit;
 pub mod documents;
 pub mod embeddings;
 pub mod folders;
+pub mod identities;
 pub mod mail_accounts;
 pub mod object_cleanup;
 pub mod password_resets;

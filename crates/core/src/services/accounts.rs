@@ -146,6 +146,22 @@ fn invalid_refresh() -> Error {
 }
 
 impl Vault {
+    /// Refuses password sign-in, registration, reset and change when `PASSWORD_LOGIN=false`.
+    pub(crate) fn passwords_allowed(&self) -> Result<()> {
+        if self.auth.password_login {
+            return Ok(());
+        }
+        let via = self
+            .auth
+            .oidc
+            .as_ref()
+            .map_or("single sign-on", |o| o.display_name.as_str());
+        Err(Error::forbidden(
+            "password_login_disabled",
+            format!("passwords are turned off on this server; sign in with {via}"),
+        ))
+    }
+
     /// The bearer check: a valid signature, an active account and the current token version.
     pub async fn authenticate(&self, bearer: &str) -> Result<Caller> {
         let unauthorized = || {
@@ -180,6 +196,7 @@ impl Vault {
         password: &str,
         meta: &RequestMeta,
     ) -> Result<UserView> {
+        self.passwords_allowed()?;
         if !self.auth.allow_registration {
             return Err(Error::forbidden(
                 "registration_closed",
@@ -242,6 +259,7 @@ impl Vault {
         totp_code: Option<&str>,
         meta: &RequestMeta,
     ) -> Result<LoginOutcome> {
+        self.passwords_allowed()?;
         let window = self.auth.rate_window;
         self.limiter
             .hit(LOGIN_IP, &meta.ip_key(), self.auth.rate_per_ip, window)
@@ -392,7 +410,7 @@ impl Vault {
         Ok(Some(secret))
     }
 
-    async fn start_session(
+    pub(super) async fn start_session(
         &self,
         user: UserRow,
         family: Uuid,
@@ -616,6 +634,7 @@ impl Vault {
         new: &str,
         meta: &RequestMeta,
     ) -> Result<()> {
+        self.passwords_allowed()?;
         self.limiter
             .hit(
                 "password-change",

@@ -13,6 +13,7 @@ pub mod preview;
 pub mod search;
 pub mod settings;
 pub mod shares;
+pub mod sso;
 pub mod topics;
 pub mod totp;
 pub mod uploads;
@@ -65,6 +66,10 @@ pub struct Vault {
     /// The instance's AI default and policy.
     pub ai: crate::config::AiConfig,
     pub mail_ingest: crate::config::MailIngestConfig,
+    /// The OpenID Connect provider, when single sign-on is set up.
+    pub oidc: Option<Arc<crate::auth::oidc::OidcClient>>,
+    /// Namespaces this installation's keys in a shared Redis.
+    pub redis_key_prefix: String,
 }
 
 impl Vault {
@@ -100,6 +105,14 @@ impl Vault {
             search_ranked_matches: config.search_ranked_matches,
             model_dir: config.pipeline.model_dir.clone(),
             quota_gates: QuotaGates::default(),
+            oidc: config
+                .auth
+                .oidc
+                .clone()
+                .map(|c| crate::auth::oidc::OidcClient::new(c, &config.auth.public_url))
+                .transpose()?
+                .map(Arc::new),
+            redis_key_prefix: config.redis_key_prefix.clone(),
         })
     }
 }

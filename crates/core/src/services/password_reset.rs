@@ -21,6 +21,7 @@ pub const RESET_TTL: Duration = Duration::from_secs(30 * 60);
 
 impl Vault {
     pub async fn request_password_reset(&self, email: &str, meta: &RequestMeta) -> Result<()> {
+        self.passwords_allowed()?;
         let ip = meta.ip_key();
         self.limiter
             .hit(
@@ -100,6 +101,7 @@ impl Vault {
         new_password: &str,
         meta: &RequestMeta,
     ) -> Result<()> {
+        self.passwords_allowed()?;
         let ip = meta.ip_key();
         self.limiter
             .hit(
