@@ -9,6 +9,7 @@ Exit status: the browser run's.
 """
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -19,6 +20,7 @@ PORT = 58191
 TOKEN_TTL = 20
 ADMIN = ("e2e-admin", "an admin passphrase for e2e")
 OUT = lib.ROOT / "web" / "e2e" / "output"
+OIDC_SECRET = "an e2e client secret"
 
 
 def main() -> int:
@@ -28,6 +30,14 @@ def main() -> int:
                     f"{ADMIN[0]}@example.org", "--admin"], env=scratch.env, input=ADMIN[1] + "\n",
                    check=True, capture_output=True, text=True)
     base = f"http://127.0.0.1:{PORT}"
+    # A real OpenID provider for single sign-on; it stops when its stdin closes.
+    provider = subprocess.Popen(["node", "e2e/oidc-provider.mjs"], cwd=lib.ROOT / "web",
+                                env=dict(os.environ,
+                                         OIDC_REDIRECT_URIS=f"{base}/api/auth/oidc/callback",
+                                         OIDC_CLIENT_SECRET=OIDC_SECRET),
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                stderr=open(OUT / "oidc-provider.log", "w"), text=True)
+    issuer = json.loads(provider.stdout.readline())["issuer"]
     server = lib.Process(["serve", "--with-worker"], scratch.env, OUT / "server.log", {
         "BIND_ADDR": f"127.0.0.1:{PORT}",
         "PUBLIC_URL": base,
@@ -44,6 +54,12 @@ def main() -> int:
         # Mail ingest from the stack's IMAP server, on loopback, over TLS with the stack's CA.
         "MAIL_ALLOW_PRIVATE_ENDPOINTS": "true",
         "MAIL_CA_FILE": scratch.stack["DOCUVAULT_TEST_IMAP_CA"],
+        # Single sign-on through that provider; people it vouches for get an account.
+        "OIDC_ISSUER": issuer,
+        "OIDC_CLIENT_ID": "docuvault",
+        "OIDC_CLIENT_SECRET": OIDC_SECRET,
+        "OIDC_DISPLAY_NAME": "Test ID",
+        "OIDC_AUTO_CREATE": "true",
     })
     try:
         lib.wait_until(lambda: lib.http("GET", f"{base}/health", timeout=1)[0] == 200, 30,
@@ -62,6 +78,8 @@ def main() -> int:
         return result.returncode
     finally:
         server.stop()
+        provider.kill()
+        provider.wait()
         scratch.drop()
 
 

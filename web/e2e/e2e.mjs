@@ -701,6 +701,46 @@ try {
   await tab2.getByLabel('Code from your authenticator app (or a recovery code)').waitFor()
   log('password reset through the emailed link; the new password signs in')
 
+  step = 'single sign-on'
+  // A person of the organisation, new here, signs in through its identity provider (a real
+  // OpenID provider, web/e2e/oidc-provider.mjs) from a page they were sent to, in a fresh
+  // browser; their account is made (OIDC_AUTO_CREATE) and they land on that page.
+  const ssoContext = await browser.newContext({ viewport: { width: 1280, height: 800 } })
+  ssoContext.setDefaultTimeout(30_000)
+  const ssoPage = await ssoContext.newPage()
+  watch(ssoPage, 'sso')
+  const ssoUser = `sso${Date.now() % 100000}`
+  await ssoPage.goto(`${BASE}/search`)
+  await ssoPage.waitForURL(/\/sign-in/)
+  await ssoPage.getByRole('link', { name: 'Sign in with Test ID' }).click()
+  await ssoPage.waitForURL((url) => url.origin !== new URL(BASE).origin)
+  await ssoPage.locator('input[name="login"]').fill(ssoUser)
+  await ssoPage.locator('input[name="password"]').fill('whatever the provider asks')
+  await ssoPage.getByRole('button', { name: 'Sign-in' }).click()
+  await ssoPage.waitForURL(`${BASE}/search`)
+  await ssoPage.getByRole('heading', { name: 'Search' }).waitFor()
+  await ssoPage.getByRole('link', { name: 'Account' }).click()
+  await ssoPage.getByText(`${ssoUser} · ${ssoUser}@example.org`).waitFor()
+  // A reload keeps the sign-in (the refresh cookie the callback set).
+  await ssoPage.reload()
+  await ssoPage.getByText(`${ssoUser} · ${ssoUser}@example.org`).waitFor()
+  // Someone whose email the provider did not verify is turned back with the reason.
+  const strangerContext = await browser.newContext({ viewport: { width: 1280, height: 800 } })
+  strangerContext.setDefaultTimeout(30_000)
+  const stranger = await strangerContext.newPage()
+  watch(stranger, 'sso refused')
+  await stranger.goto(`${BASE}/sign-in`)
+  await stranger.getByRole('link', { name: 'Sign in with Test ID' }).click()
+  await stranger.locator('input[name="login"]').fill(`unverified-${ssoUser}`)
+  await stranger.locator('input[name="password"]').fill('whatever')
+  await stranger.getByRole('button', { name: 'Sign-in' }).click()
+  await stranger.waitForURL(/\/sign-in\?sso_error=sso_email_unverified/)
+  await stranger.getByText('did not confirm your email address').waitFor()
+  await mainPage(stranger, 'sign-in-sso-refused')
+  await strangerContext.close()
+  await ssoContext.close()
+  log(`signed in through the identity provider as the new account ${ssoUser}, back on the page asked for; an unverified email was refused with the reason`)
+
   step = 'api docs and caching'
   await tab2.goto(`${BASE}/api/docs`)
   await tab2.getByText('DocuVault API').first().waitFor()

@@ -124,6 +124,61 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/auth/methods": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** How people can sign in here. */
+        get: operations["auth_methods"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/auth/oidc/callback": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Where the identity provider sends the browser back: signs in and opens the app. A failure
+         *     answers JSON to API clients and, for a browser (`Accept: text/html`), opens the sign-in
+         *     page with `?sso_error=<code>`.
+         */
+        get: operations["auth_sso_callback"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/auth/oidc/start": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Start single sign-on: sends the browser to the identity provider. */
+        get: operations["auth_sso_start"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/auth/password-reset/confirm": {
         parameters: {
             query?: never;
@@ -1385,10 +1440,23 @@ export interface components {
             token_type: string;
             user: components["schemas"]["UserDto"];
         };
+        SignInMethodsDto: {
+            /** @description Handle-or-email and password sign-in (with TOTP when enrolled). */
+            password: boolean;
+            /** @description Whether anyone may create an account with a password. */
+            registration: boolean;
+            sso?: components["schemas"]["SsoMethodDto"] | null;
+        };
         /** @description A piece of the snippet; `hit` marks the words that matched. */
         SnippetPartDto: {
             hit: boolean;
             text: string;
+        };
+        SsoMethodDto: {
+            /** @description The provider's name for the button ("Sign in with …"). */
+            name: string;
+            /** @description Where the button goes (add `?return_to=/path` to come back to a page). */
+            start_url: string;
         };
         TokenDto: {
             /** Format: date-time */
@@ -2065,6 +2133,153 @@ export interface operations {
                 content?: never;
             };
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description a dependency (PostgreSQL, the object store or Redis) is unavailable; retry after Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    auth_methods: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SignInMethodsDto"];
+                };
+            };
+            /** @description a dependency (PostgreSQL, the object store or Redis) is unavailable; retry after Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    auth_sso_callback: {
+        parameters: {
+            query?: {
+                code?: string;
+                state?: string;
+                /**
+                 * @description Set by the provider when it did not sign the person in (e.g. `access_denied`). Other
+                 *     parameters (`iss`, `session_state`, `error_description`) are ignored: the tokens are
+                 *     checked against the configured issuer.
+                 */
+                error?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description signed in (sets the refresh and CSRF cookies) and sent to the app, or, for a browser, to the sign-in page with the error's code */
+            303: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description expired, used or foreign state; no code */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the provider refused, or its tokens failed verification */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description no account matches, the email is unverified, the account is deactivated, or single sign-on is not set up */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description a dependency (PostgreSQL, the object store or Redis) is unavailable; retry after Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    auth_sso_start: {
+        parameters: {
+            query?: {
+                /** @description The app page to open after signing in (a path on this site; anything else opens `/`). */
+                return_to?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description to the identity provider; sets the sign-in's state cookie */
+            303: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description the body, path or query cannot be read */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description single sign-on is not set up */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };

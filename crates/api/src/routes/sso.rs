@@ -178,7 +178,7 @@ async fn sso_callback(
             let error = ApiError(e).into_response();
             if browser {
                 let code = error_code(error).await;
-                see_other(&format!("/signin?sso_error={code}"))
+                see_other(&format!("/sign-in?sso_error={code}"))
             } else {
                 error
             }

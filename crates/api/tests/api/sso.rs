@@ -253,7 +253,7 @@ async fn verified_email_links_the_account_and_nothing_else_signs_in() {
     let back = at_provider(&auth_url, "carol").await;
     let resp = callback(&app, &back, &state, true).await;
     assert_eq!(resp.status(), 303);
-    assert_eq!(location(&resp), "/signin?sso_error=sso_no_account");
+    assert_eq!(location(&resp), "/sign-in?sso_error=sso_no_account");
 
     // An unverified address never matches an account, even one that exists.
     app.new_user("unverified-bob").await;
