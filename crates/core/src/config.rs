@@ -734,6 +734,53 @@ mod tests {
     }
 
     #[test]
+    fn single_sign_on_settings_are_checked() {
+        let var_of = |extra: &[(&'static str, &str)]| {
+            let mut env = base();
+            env.extend(extra.iter().map(|(k, v)| (*k, (*v).to_owned())));
+            load(&env).err().map(|e| e.var)
+        };
+        assert_eq!(
+            var_of(&[("PASSWORD_LOGIN", "false")]),
+            Some("PASSWORD_LOGIN")
+        );
+        assert_eq!(
+            var_of(&[("OIDC_ISSUER", "https://id.example.org")]),
+            Some("OIDC_CLIENT_ID")
+        );
+        let ok = [("OIDC_CLIENT_ID", "dv"), ("PASSWORD_LOGIN", "false")];
+        for (issuer, want) in [
+            ("https://id.example.org/realms/home", None),
+            ("http://127.0.0.1:9999", None),
+            ("http://id.example.org", Some("OIDC_ISSUER")),
+            ("https://id.example.org/?x=1", Some("OIDC_ISSUER")),
+            ("not a url", Some("OIDC_ISSUER")),
+        ] {
+            let mut extra = ok.to_vec();
+            extra.push(("OIDC_ISSUER", issuer));
+            assert_eq!(var_of(&extra), want, "{issuer}");
+        }
+        let mut extra = ok.to_vec();
+        extra.extend([
+            ("OIDC_ISSUER", "https://id.example.org/"),
+            ("OIDC_SCOPES", "email profile"),
+        ]);
+        assert_eq!(var_of(&extra), Some("OIDC_SCOPES"));
+        let mut env = base();
+        env.extend([
+            ("OIDC_ISSUER", " https://id.example.org/ ".to_owned()),
+            ("OIDC_CLIENT_ID", "dv".to_owned()),
+        ]);
+        let oidc = load(&env).unwrap().auth.oidc.unwrap();
+        assert_eq!(
+            oidc.issuer, "https://id.example.org/",
+            "kept as written, trailing slash too"
+        );
+        assert_eq!(oidc.scopes, "openid email profile");
+        assert!(!oidc.auto_create);
+    }
+
+    #[test]
     fn defaults_apply() {
         let c = load(&base()).unwrap();
         assert_eq!(c.bind_addr.to_string(), "127.0.0.1:8080");

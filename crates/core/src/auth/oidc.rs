@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use base64::Engine;
 use futures::StreamExt;
-use jsonwebtoken::jwk::{Jwk, KeyAlgorithm, PublicKeyUse};
+use jsonwebtoken::jwk::{AlgorithmParameters, Jwk, KeyAlgorithm, PublicKeyUse};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde::Deserialize;
 use tokio::sync::Mutex;
@@ -506,6 +506,15 @@ fn signing_keys(set: &serde_json::Value) -> Vec<Jwk> {
             keys.iter()
                 .filter_map(|k| serde_json::from_value::<Jwk>(k.clone()).ok())
                 .filter(|k| !matches!(k.common.public_key_use, Some(PublicKeyUse::Encryption)))
+                // Public keys only: a symmetric key or an unknown type never verifies an ID token.
+                .filter(|k| {
+                    matches!(
+                        k.algorithm,
+                        AlgorithmParameters::RSA(_)
+                            | AlgorithmParameters::EllipticCurve(_)
+                            | AlgorithmParameters::OctetKeyPair(_)
+                    )
+                })
                 .collect()
         })
         .unwrap_or_default()
@@ -567,8 +576,8 @@ mod tests {
     #[test]
     fn pkce_challenge_matches_rfc_7636_appendix_b() {
         assert_eq!(
-            pkce_challenge("dBjftJeZ4CVP-1B0Icl6Ro7hdEupqkw9pfnUQXSvFjw"),
-            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbjvACw3hz1g"
+            pkce_challenge("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"),
+            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
         );
     }
 
@@ -596,13 +605,14 @@ mod tests {
             {"kty": "RSA", "kid": "a", "alg": "RS256", "use": "sig", "n": "sXch", "e": "AQAB"},
             {"kty": "RSA", "kid": "b", "alg": "RS256", "use": "enc", "n": "sXch", "e": "AQAB"},
             {"kty": "EC", "kid": "c", "crv": "P-256", "x": "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU", "y": "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"},
-            {"kty": "unknown"}
+            {"kty": "unknown", "kid": "d"},
+            {"kty": "oct", "kid": "e", "k": "c2VjcmV0"}
         ]});
         let keys = signing_keys(&set);
         assert_eq!(
             keys.len(),
             2,
-            "the encryption key and the unreadable one are skipped"
+            "the encryption, unknown and symmetric keys are skipped"
         );
         assert!(pick_key(&keys, Some("a"), Algorithm::RS256).is_some());
         assert!(
