@@ -163,11 +163,23 @@ async fn callback(app: &TestApp, back: &Url, state_cookie: &str, html: bool) -> 
     req.send().await.expect("callback")
 }
 
-/// The whole sign-in; the callback's answer.
+/// The whole sign-in, started from /documents; the callback's answer.
 async fn sign_in(app: &TestApp, login: &str) -> reqwest::Response {
-    let (auth_url, state) = start(app, "/documents").await;
+    sign_in_to(app, "/documents", login).await
+}
+
+async fn sign_in_to(app: &TestApp, return_to: &str, login: &str) -> reqwest::Response {
+    let (auth_url, state) = start(app, return_to).await;
     let back = at_provider(&auth_url, login).await;
     callback(app, &back, &state, false).await
+}
+
+async fn app_with(env: Vec<(&'static str, String)>) -> TestApp {
+    TestApp::spawn_with(Options {
+        env,
+        ..Options::default()
+    })
+    .await
 }
 
 /// The handle of the account a successful callback signed in to, through the refresh cookie.
@@ -212,11 +224,7 @@ async fn error_of(resp: reqwest::Response) -> (u16, serde_json::Value) {
 #[tokio::test]
 async fn verified_email_links_the_account_and_nothing_else_signs_in() {
     let op = Provider::start();
-    let app = TestApp::spawn_with(Options {
-        env: op.env(false),
-        ..Options::default()
-    })
-    .await;
+    let app = app_with(op.env(false)).await;
 
     let (_, methods) = app.get_json("/api/auth/methods").await;
     assert_eq!(methods["password"], true);
@@ -266,11 +274,7 @@ async fn verified_email_links_the_account_and_nothing_else_signs_in() {
 #[tokio::test]
 async fn auto_create_makes_one_account_per_identity() {
     let op = Provider::start();
-    let app = TestApp::spawn_with(Options {
-        env: op.public_env(true),
-        ..Options::default()
-    })
-    .await;
+    let app = app_with(op.public_env(true)).await;
 
     assert_eq!(
         signed_in_handle(&app, sign_in(&app, "carol").await).await,
@@ -306,11 +310,7 @@ async fn auto_create_makes_one_account_per_identity() {
 #[tokio::test]
 async fn the_state_works_once_and_only_in_the_browser_that_started() {
     let op = Provider::start();
-    let app = TestApp::spawn_with(Options {
-        env: op.env(false),
-        ..Options::default()
-    })
-    .await;
+    let app = app_with(op.env(false)).await;
 
     // A code brought to another browser (no state cookie, or another's) signs nobody in.
     let (auth_url, state) = start(&app, "/").await;
@@ -340,24 +340,14 @@ async fn the_state_works_once_and_only_in_the_browser_that_started() {
     app.assert_error((status, body), 401, "sso_failed");
 
     // return_to never leads off the site.
-    let resp = sign_in_to(&app, "//evil.example/x").await;
+    let resp = sign_in_to(&app, "//evil.example/x", "alice").await;
     assert_eq!(location(&resp), "/");
-}
-
-async fn sign_in_to(app: &TestApp, return_to: &str) -> reqwest::Response {
-    let (auth_url, state) = start(app, return_to).await;
-    let back = at_provider(&auth_url, "alice").await;
-    callback(app, &back, &state, false).await
 }
 
 #[tokio::test]
 async fn an_id_token_for_another_nonce_is_refused() {
     let op = Provider::start();
-    let app = TestApp::spawn_with(Options {
-        env: op.env(false),
-        ..Options::default()
-    })
-    .await;
+    let app = app_with(op.env(false)).await;
     // The authorization request is changed on its way to the provider: it issues an ID token
     // with a nonce this sign-in did not make (a replayed or injected token).
     let (auth_url, state) = start(&app, "/").await;
@@ -510,11 +500,7 @@ async fn passwords_can_be_turned_off_in_favour_of_sso() {
     let op = Provider::start();
     let mut env = op.env(false);
     env.push(("PASSWORD_LOGIN", "false".to_owned()));
-    let app = TestApp::spawn_with(Options {
-        env,
-        ..Options::default()
-    })
-    .await;
+    let app = app_with(env).await;
 
     let (_, methods) = app.get_json("/api/auth/methods").await;
     assert_eq!(

@@ -322,18 +322,7 @@ impl Vault {
         };
 
         self.limiter.clear(LOGIN_ACCOUNT, &account_key).await?;
-        let family = Uuid::new_v4();
-        let signed_in = self.start_session(user, family, meta).await?;
-        audit::record(
-            &self.db,
-            &meta.event(
-                "login_succeeded",
-                Some(signed_in.user.id),
-                Some(signed_in.user.id),
-                json!({ "family_id": family }),
-            ),
-        )
-        .await?;
+        let signed_in = self.sign_in_as(user, "password", meta).await?;
         Ok(LoginOutcome::SignedIn(Box::new(signed_in)))
     }
 
@@ -410,7 +399,30 @@ impl Vault {
         Ok(Some(secret))
     }
 
-    pub(super) async fn start_session(
+    /// A new sign-in (its own refresh-token family) for a user who proved who they are by
+    /// `method`, audited as `login_succeeded`.
+    pub(super) async fn sign_in_as(
+        &self,
+        user: UserRow,
+        method: &str,
+        meta: &RequestMeta,
+    ) -> Result<SignIn> {
+        let family = Uuid::new_v4();
+        let signed_in = self.start_session(user, family, meta).await?;
+        audit::record(
+            &self.db,
+            &meta.event(
+                "login_succeeded",
+                Some(signed_in.user.id),
+                Some(signed_in.user.id),
+                json!({ "family_id": family, "method": method }),
+            ),
+        )
+        .await?;
+        Ok(signed_in)
+    }
+
+    async fn start_session(
         &self,
         user: UserRow,
         family: Uuid,

@@ -217,18 +217,7 @@ impl Vault {
                 "this account is deactivated; ask an admin",
             ));
         }
-        let family = Uuid::new_v4();
-        let sign_in = self.start_session(user, family, meta).await?;
-        audit::record(
-            &self.db,
-            &meta.event(
-                "login_succeeded",
-                Some(sign_in.user.id),
-                Some(sign_in.user.id),
-                json!({ "family_id": family, "method": "sso" }),
-            ),
-        )
-        .await?;
+        let sign_in = self.sign_in_as(user, "sso", meta).await?;
         Ok(SsoDone {
             sign_in,
             return_to: pending.return_to,
