@@ -100,12 +100,7 @@ impl Vault {
         }
         let filename = Filename::sanitize(upload.filename.as_deref().unwrap_or(""));
         let mut body = upload.body;
-        let (mut head, mut at_eof) = read_head(&mut body, SNIFF_LEN).await?;
-        if !at_eof && docuvault_domain::office::is_zip(&head) {
-            let (more, eof) = read_head(&mut body, ZIP_SNIFF_LEN - head.len()).await?;
-            head = [head, more].concat().into();
-            at_eof = eof;
-        }
+        let (head, at_eof) = sniff_head(&mut body).await?;
         if head.is_empty() {
             return Err(Error::bad_request("empty_file", "the file is empty"));
         }
@@ -540,6 +535,21 @@ impl Vault {
 }
 
 /// Reads until `want` bytes or the end of the body; returns the bytes and whether it ended.
+/// The start of an upload to recognise it by: `SNIFF_LEN` bytes, or `ZIP_SNIFF_LEN` of a ZIP
+/// (an office file names its kind in entries that may come later), or more when a body chunk
+/// was larger; and whether that is all there is.
+async fn sniff_head(body: &mut ByteStream<'_>) -> Result<(Bytes, bool)> {
+    let (head, at_eof) = read_head(body, SNIFF_LEN).await?;
+    // The first read may already hold ZIP_SNIFF_LEN or more (one large chunk): then nothing
+    // more is read. (A plain subtraction once overflowed here: a panic in debug builds, and in
+    // release a wrapped length that would have read the whole upload into memory.)
+    if at_eof || head.len() >= ZIP_SNIFF_LEN || !docuvault_domain::office::is_zip(&head) {
+        return Ok((head, at_eof));
+    }
+    let (more, at_eof) = read_head(body, ZIP_SNIFF_LEN - head.len()).await?;
+    Ok(([head, more].concat().into(), at_eof))
+}
+
 async fn read_head(body: &mut ByteStream<'_>, want: usize) -> Result<(Bytes, bool)> {
     let mut head = BytesMut::new();
     while head.len() < want {
@@ -639,6 +649,45 @@ mod tests {
         let out: Vec<Result<Bytes>> = limit_size(stream::iter(chunks).boxed(), 7).collect().await;
         assert!(out[0].is_ok());
         assert!(matches!(out[1], Err(Error::TooLarge { limit: 7 })));
+    }
+
+    #[tokio::test]
+    async fn the_sniffed_head_of_a_zip_is_bounded_whatever_the_chunks() {
+        let zip = |len: usize| {
+            let mut v = b"PK\x03\x04".to_vec();
+            v.resize(len, b'z');
+            Bytes::from(v)
+        };
+        let head_of = |chunks: Vec<Bytes>| async move {
+            let mut body: ByteStream<'_> = stream::iter(chunks.into_iter().map(Ok)).boxed();
+            let (head, eof) = sniff_head(&mut body).await.map_err(|e| e.to_string())?;
+            let rest: usize = body
+                .map(|c| c.map_or(0, |b| b.len()))
+                .collect::<Vec<_>>()
+                .await
+                .iter()
+                .sum();
+            Ok::<_, String>((head.len(), eof, rest))
+        };
+        // One chunk larger than ZIP_SNIFF_LEN: taken whole, nothing more read.
+        assert_eq!(
+            head_of(vec![zip(1 << 20), zip(10)]).await,
+            Ok((1 << 20, false, 10))
+        );
+        // Small chunks: read up to ZIP_SNIFF_LEN (in whole chunks), the rest left in the body.
+        let small: Vec<Bytes> = (0..100).map(|_| zip(8192)).collect();
+        let (len, eof, rest) = head_of(small).await.unwrap();
+        assert!(
+            (ZIP_SNIFF_LEN..ZIP_SNIFF_LEN + 8192).contains(&len),
+            "{len}"
+        );
+        assert_eq!((eof, len + rest), (false, 100 * 8192));
+        // Not a ZIP: only SNIFF_LEN or so.
+        let pdf: Vec<Bytes> = (0..100).map(|_| Bytes::from(vec![b'%'; 8192])).collect();
+        let (len, _, _) = head_of(pdf).await.unwrap();
+        assert!(len < ZIP_SNIFF_LEN, "{len}");
+        // A short ZIP ends the stream.
+        assert_eq!(head_of(vec![zip(100)]).await, Ok((100, true, 0)));
     }
 
     #[test]
