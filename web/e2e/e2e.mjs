@@ -721,6 +721,9 @@ try {
   await ssoPage.getByRole('heading', { name: 'Search' }).waitFor()
   await ssoPage.getByRole('link', { name: 'Account' }).click()
   await ssoPage.getByText(`${ssoUser} · ${ssoUser}@example.org`).waitFor()
+  // No password to change for an account made by single sign-on.
+  await ssoPage.getByTestId('sso-only').waitFor()
+  check((await ssoPage.getByRole('button', { name: 'Change password' }).count()) === 0, 'no password form for an SSO account')
   // A reload keeps the sign-in (the refresh cookie the callback set).
   await ssoPage.reload()
   await ssoPage.getByText(`${ssoUser} · ${ssoUser}@example.org`).waitFor()

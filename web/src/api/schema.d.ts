@@ -1636,6 +1636,11 @@ export interface components {
             /** Format: uuid */
             id: string;
             is_active: boolean;
+            /**
+             * @description False for an account made by single sign-on: it has no password to change, and
+             *     two-factor sign-in (which guards password sign-in) does not apply to it.
+             */
+            password_set: boolean;
             /** Format: int32 */
             recovery_codes_left: number;
             /** @description `user` or `admin`. */

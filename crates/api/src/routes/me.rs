@@ -96,6 +96,9 @@ pub struct UserDto {
     pub totp_enabled: bool,
     pub recovery_codes_left: i32,
     pub created_at: DateTime<Utc>,
+    /// False for an account made by single sign-on: it has no password to change, and
+    /// two-factor sign-in (which guards password sign-in) does not apply to it.
+    pub password_set: bool,
 }
 
 impl From<UserView> for UserDto {
@@ -109,6 +112,7 @@ impl From<UserView> for UserDto {
             totp_enabled: u.totp_enabled,
             recovery_codes_left: u.recovery_codes_left,
             created_at: u.created_at,
+            password_set: u.password_set,
         }
     }
 }

@@ -184,6 +184,14 @@ async fn app_with(env: Vec<(&'static str, String)>) -> TestApp {
 
 /// The handle of the account a successful callback signed in to, through the refresh cookie.
 async fn signed_in_handle(app: &TestApp, resp: reqwest::Response) -> String {
+    signed_in_user(app, resp).await["handle"]
+        .as_str()
+        .expect("handle")
+        .to_owned()
+}
+
+/// `GET /api/me` of the account a successful callback signed in to.
+async fn signed_in_user(app: &TestApp, resp: reqwest::Response) -> serde_json::Value {
     assert_eq!(resp.status(), 303, "{:?}", resp.text().await);
     let mut jar = Cookies::default();
     jar.store(&resp);
@@ -205,8 +213,7 @@ async fn signed_in_handle(app: &TestApp, resp: reqwest::Response) -> String {
         .send()
         .await
         .expect("me");
-    let me: serde_json::Value = me.json().await.expect("json");
-    me["handle"].as_str().expect("handle").to_owned()
+    me.json().await.expect("json")
 }
 
 fn no_session_cookie(resp: &reqwest::Response) -> bool {
@@ -276,14 +283,19 @@ async fn auto_create_makes_one_account_per_identity() {
     let op = Provider::start();
     let app = app_with(op.public_env(true)).await;
 
+    let carol = signed_in_user(&app, sign_in(&app, "carol").await).await;
+    assert_eq!(carol["handle"], "carol");
+    assert_eq!(carol["email"], "carol@example.org");
     assert_eq!(
-        signed_in_handle(&app, sign_in(&app, "carol").await).await,
-        "carol"
+        carol["password_set"], false,
+        "made by single sign-on: no password"
     );
     assert_eq!(
         signed_in_handle(&app, sign_in(&app, "carol").await).await,
         "carol"
     );
+    let (_, alice) = app.get_json("/api/me").await;
+    assert_eq!(alice["password_set"], true);
     let created = app.audit("sso_account_created").await;
     assert_eq!(created.len(), 1, "{created:?}");
 

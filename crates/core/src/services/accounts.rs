@@ -97,11 +97,15 @@ pub struct UserView {
     pub totp_enabled: bool,
     pub recovery_codes_left: i32,
     pub created_at: DateTime<Utc>,
+    /// Whether the account has a password (one made by single sign-on has none).
+    pub password_set: bool,
 }
 
 impl From<UserRow> for UserView {
     fn from(u: UserRow) -> Self {
         Self {
+            // A stored hash is a PHC string; `!` (no password) and anything else match nothing.
+            password_set: u.password_hash.starts_with('$'),
             id: u.id,
             handle: u.handle,
             email: u.email,
