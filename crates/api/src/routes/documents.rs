@@ -97,6 +97,9 @@ pub struct DocumentDto {
     pub shared_by: Option<String>,
     /// The worker made a thumbnail of the first page (`/api/documents/{id}/thumbnail`).
     pub has_thumbnail: bool,
+    /// The cloud connection of yours keeping the bytes; null: DocuVault's own store (always
+    /// null for documents shared with you).
+    pub storage_connection_id: Option<Uuid>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -112,6 +115,7 @@ impl From<Document> for DocumentDto {
             folder_id: r.folder_id.filter(|_| d.shared_by.is_none()),
             shared_by: d.shared_by,
             has_thumbnail: r.thumbnail_key.is_some(),
+            storage_connection_id: r.storage_connection_id.filter(|_| !shared),
             content_type: r.content_type,
             size_bytes: r.size_bytes,
             status: r.status,
@@ -397,7 +401,9 @@ async fn delete_one(
 #[derive(Debug, Serialize, ToSchema)]
 pub struct DownloadDto {
     /// A presigned GET on the object store (at most 5 minutes), answered as an attachment with
-    /// the original filename and type. Fetch it directly: the bytes do not pass the API.
+    /// the original filename and type: fetch it directly, the bytes do not pass the API. For a
+    /// document kept in its owner's cloud, a link on this site (a path with a media token)
+    /// through which the API streams the bytes.
     pub url: String,
     pub expires_at: DateTime<Utc>,
 }
@@ -414,7 +420,7 @@ async fn download(
 ) -> Result<Json<DownloadDto>, ApiError> {
     let (url, expires_at) = state.vault.download_url(caller.id, id).await?;
     Ok(Json(DownloadDto {
-        url: url.into(),
+        url,
         expires_at,
     }))
 }

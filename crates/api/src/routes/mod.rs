@@ -3,6 +3,7 @@
 
 pub mod admin;
 pub mod auth;
+pub mod cloud;
 pub mod documents;
 pub mod events;
 pub mod folders;

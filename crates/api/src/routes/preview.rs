@@ -49,6 +49,9 @@ pub struct MediaTokenDto {
 pub struct MediaParams {
     /// A media token (from `preview-link` or `thumbnail-token`), instead of the bearer token.
     pub token: Option<String>,
+    /// Answer as an attachment to save (the download link of a document kept in its owner's
+    /// cloud) rather than inline.
+    pub download: Option<bool>,
 }
 
 /// A link that shows the document in the browser for the next 10 minutes, for viewers that
@@ -188,8 +191,12 @@ async fn preview(
     if let Ok(v) = HeaderValue::from_str(&row.content_type) {
         h.insert(header::CONTENT_TYPE, v);
     }
-    let inline = content_disposition(&row.filename).replacen("attachment", "inline", 1);
-    if let Ok(v) = HeaderValue::from_str(&inline) {
+    let disposition = if p.download == Some(true) {
+        content_disposition(&row.filename)
+    } else {
+        content_disposition(&row.filename).replacen("attachment", "inline", 1)
+    };
+    if let Ok(v) = HeaderValue::from_str(&disposition) {
         h.insert(header::CONTENT_DISPOSITION, v);
     }
     h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));

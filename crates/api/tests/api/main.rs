@@ -6,6 +6,7 @@ mod admin;
 mod ai_assignment;
 mod auth;
 mod classifier;
+mod cloud;
 mod documents;
 mod editing;
 mod errors;

@@ -18,6 +18,10 @@ pub enum Kind {
     ShareRevoked,
     Viewed,
     Downloaded,
+    /// Its bytes were moved to another backend (`detail.to`: `vault` or the connection's name).
+    StorageMoved,
+    /// A move to another backend was given up (`detail.reason`).
+    StorageMoveFailed,
 }
 
 impl Kind {
@@ -31,6 +35,8 @@ impl Kind {
             Self::ShareRevoked => "share_revoked",
             Self::Viewed => "viewed",
             Self::Downloaded => "downloaded",
+            Self::StorageMoved => "storage_moved",
+            Self::StorageMoveFailed => "storage_move_failed",
         }
     }
 }

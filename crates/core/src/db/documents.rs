@@ -34,6 +34,8 @@ pub struct DocumentRow {
     pub topics_by_hand: bool,
     /// Where the first page's thumbnail is stored, if the worker made one.
     pub thumbnail_key: Option<String>,
+    /// The owner's cloud connection holding the bytes; `None`: DocuVault's own store.
+    pub storage_connection_id: Option<Uuid>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -63,9 +65,12 @@ pub struct NewDocument<'a> {
     pub size_bytes: i64,
     /// The content's SHA-256, when an importer computed it (see migration 0015).
     pub content_sha256: Option<&'a [u8]>,
+    /// The owner's cloud connection holding the bytes (`None`: DocuVault's own store, the
+    /// only one the quota counts).
+    pub storage_connection_id: Option<Uuid>,
 }
 
-pub(crate) const COLUMNS: &str = "id, user_id, filename, folder_id, object_key, content_type, size_bytes, status, error, text_truncated, ocr_pages, topics_by_hand, thumbnail_key, created_at, updated_at";
+pub(crate) const COLUMNS: &str = "id, user_id, filename, folder_id, object_key, content_type, size_bytes, status, error, text_truncated, ocr_pages, topics_by_hand, thumbnail_key, storage_connection_id, created_at, updated_at";
 
 /// Records the document, charges its size to the owner's quota and claims its object (off
 /// the clean-up list) in one statement: all of it, or — if the size does not fit in what is
@@ -78,16 +83,17 @@ pub async fn insert_charged(
 ) -> Result<Option<DocumentRow>> {
     let sql = format!(
         "WITH charged AS (
-              UPDATE quotas SET used_bytes = used_bytes + $6
-               WHERE user_id = $2 AND used_bytes + $6 <= limit_bytes
+              UPDATE quotas
+                 SET used_bytes = used_bytes + CASE WHEN $8::uuid IS NULL THEN $6 ELSE 0 END
+               WHERE user_id = $2 AND ($8::uuid IS NOT NULL OR used_bytes + $6 <= limit_bytes)
            RETURNING user_id),
               claimed AS (
               DELETE FROM object_cleanup
                WHERE object_key = $4 AND EXISTS (SELECT 1 FROM charged))
          INSERT INTO documents
                 (id, user_id, filename, object_key, content_type, size_bytes, content_sha256,
-                 published_at)
-         SELECT $1, $2, $3, $4, $5, $6, $7, now() FROM charged
+                 published_at, storage_connection_id)
+         SELECT $1, $2, $3, $4, $5, $6, $7, now(), $8 FROM charged
          RETURNING {COLUMNS}"
     );
     let inserted = sqlx::query_as(AssertSqlSafe(sql))
@@ -98,6 +104,7 @@ pub async fn insert_charged(
         .bind(doc.content_type)
         .bind(doc.size_bytes)
         .bind(doc.content_sha256)
+        .bind(doc.storage_connection_id)
         .fetch_optional(db)
         .await;
     match inserted {
@@ -310,10 +317,10 @@ pub async fn delete_releasing(
     Ok(sqlx::query_scalar(
         "WITH gone AS (
               DELETE FROM documents WHERE user_id = $1 AND id = $2
-           RETURNING object_key, size_bytes),
+           RETURNING object_key, size_bytes, storage_connection_id),
               released AS (
               UPDATE quotas SET used_bytes = greatest(used_bytes - gone.size_bytes, 0)
-                FROM gone WHERE quotas.user_id = $1),
+                FROM gone WHERE quotas.user_id = $1 AND gone.storage_connection_id IS NULL),
               scheduled AS (
               INSERT INTO object_cleanup (object_key, due_at) SELECT object_key, now() FROM gone
               ON CONFLICT (object_key) DO UPDATE SET due_at = EXCLUDED.due_at)
@@ -322,6 +329,23 @@ pub async fn delete_releasing(
     .bind(owner)
     .bind(id)
     .fetch_optional(db)
+    .await?)
+}
+
+/// The owner's documents kept in `connection` (`None`: DocuVault's own store).
+pub async fn kept_in(
+    db: impl PgExecutor<'_>,
+    owner: Uuid,
+    connection: Option<Uuid>,
+) -> Result<Vec<Uuid>> {
+    Ok(sqlx::query_scalar(
+        "SELECT id FROM documents
+          WHERE user_id = $1 AND storage_connection_id IS NOT DISTINCT FROM $2
+          ORDER BY created_at",
+    )
+    .bind(owner)
+    .bind(connection)
+    .fetch_all(db)
     .await?)
 }
 

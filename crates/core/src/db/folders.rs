@@ -79,6 +79,17 @@ pub async fn exists(db: impl PgExecutor<'_>, owner: Uuid, id: Uuid) -> Result<bo
     )
 }
 
+/// The folder's name, if the owner has it.
+pub async fn name_of(db: impl PgExecutor<'_>, owner: Uuid, id: Uuid) -> Result<Option<String>> {
+    Ok(
+        sqlx::query_scalar("SELECT name FROM folders WHERE user_id = $1 AND id = $2")
+            .bind(owner)
+            .bind(id)
+            .fetch_optional(db)
+            .await?,
+    )
+}
+
 /// How deep `id` is (a root folder is 1); `None` if the owner has no such folder.
 pub async fn depth(db: impl PgExecutor<'_>, owner: Uuid, id: Uuid) -> Result<Option<i32>> {
     Ok(sqlx::query_scalar(

@@ -51,12 +51,14 @@ pub async fn take_due_orphans(pool: &PgPool, limit: i64, lease: Duration) -> Res
               claimed AS (
               DELETE FROM object_cleanup c USING due
                WHERE c.object_key = due.object_key
-                 AND EXISTS (SELECT 1 FROM documents d WHERE d.object_key = c.object_key)),
+                 AND (EXISTS (SELECT 1 FROM documents d WHERE d.object_key = c.object_key)
+                      OR EXISTS (SELECT 1 FROM storage_moves m WHERE m.to_locator = c.object_key))),
               taken AS (
               UPDATE object_cleanup c SET due_at = now() + make_interval(secs => $2)
                 FROM due
                WHERE c.object_key = due.object_key
                  AND NOT EXISTS (SELECT 1 FROM documents d WHERE d.object_key = c.object_key)
+                 AND NOT EXISTS (SELECT 1 FROM storage_moves m WHERE m.to_locator = c.object_key)
            RETURNING c.object_key, c.multipart_id)
          SELECT object_key, multipart_id FROM taken",
     )

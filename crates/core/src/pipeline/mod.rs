@@ -8,6 +8,7 @@
 
 mod child;
 pub mod extract;
+mod moves;
 pub mod ocr;
 mod office;
 pub mod semantic;
@@ -143,7 +144,10 @@ pub type AttemptHook = Arc<dyn Fn(&Claimed) + Send + Sync>;
 #[derive(Clone)]
 pub struct Pipeline {
     pub db: PgPool,
+    /// DocuVault's own store: thumbnails, and abandoned uploads to clean up.
     pub store: Arc<dyn ObjectStore>,
+    /// Where each document's bytes are (its own store or its owner's cloud).
+    pub storage: crate::storage::Storage,
     pub ai: AiClient,
     pub metrics: Metrics,
     pub config: PipelineConfig,
@@ -305,8 +309,7 @@ impl Pipeline {
         let kind = FileKind::from_mime(&job.content_type).ok_or_else(|| {
             JobError::Permanent(format!("unsupported content type {}", job.content_type))
         })?;
-        let key = ObjectKey::from_stored(job.object_key.clone());
-        let body = self.store.get_stream(&key).await?;
+        let body = self.storage.get_stream(&job.object_key).await?;
         let extracted = extract::extract(
             kind,
             body,
@@ -322,7 +325,17 @@ impl Pipeline {
             "text extracted"
         );
         let thumbnail_key = match extracted.thumbnail {
-            Some(png) => self.store_thumbnail(&key, png).await,
+            Some(png) => {
+                let key = match crate::storage::Location::parse(&job.object_key) {
+                    crate::storage::Location::Vault(key) => {
+                        ObjectKey::from_stored(key.to_owned()).thumbnail()
+                    }
+                    crate::storage::Location::Cloud { .. } => {
+                        ObjectKey::thumbnail_for(job.user_id, job.id)
+                    }
+                };
+                self.store_thumbnail(key, png).await
+            }
             None => None,
         };
         Ok(Processed {
@@ -375,8 +388,7 @@ impl Pipeline {
     /// Stores a thumbnail beside the document's bytes; its key, or `None` if it could not be
     /// stored (the document does not need one). Put on the clean-up list first, like an
     /// upload: `finish` claims it, and if the document is gone by then a worker deletes it.
-    async fn store_thumbnail(&self, document: &ObjectKey, png: Vec<u8>) -> Option<String> {
-        let key = document.thumbnail();
+    async fn store_thumbnail(&self, key: ObjectKey, png: Vec<u8>) -> Option<String> {
         let stored = async {
             crate::db::object_cleanup::schedule(&self.db, key.as_str(), THUMBNAIL_ORPHAN_AFTER)
                 .await?;

@@ -136,7 +136,7 @@ pub struct RunStats {
 
 #[derive(Debug, Clone)]
 pub struct Worker {
-    pipeline: Pipeline,
+    pub(super) pipeline: Pipeline,
     queue: Arc<dyn JobQueue>,
     consumer: String,
     concurrency: usize,
@@ -179,11 +179,20 @@ impl Worker {
     pub fn from_config(config: &crate::Config, application_name: &str) -> anyhow::Result<Self> {
         let redis = RedisClient::connect_lazy(&config.redis_url)?;
         let reader = RedisClient::connect_lazy(&config.redis_url)?;
+        let db = crate::db::connect_lazy(&config.database, application_name)?;
+        let store: Arc<dyn crate::storage::ObjectStore> =
+            Arc::new(crate::storage::S3Store::new(&config.object_store)?);
         let pipeline = Pipeline {
-            db: crate::db::connect_lazy(&config.database, application_name)?,
-            store: Arc::new(crate::storage::S3Store::new(&config.object_store)?),
+            storage: crate::storage::Storage::new(
+                Arc::clone(&store),
+                db.clone(),
+                Sealer::from_config(config),
+                config.cloud.allow_private,
+            )?,
+            db,
+            store,
             ai: AiClient::new(
-                Sealer::new(&config.secret_key),
+                Sealer::from_config(config),
                 config.pipeline.ai_timeout,
                 RetryPolicy::default(),
                 config.pipeline.ai_allow_private,
@@ -240,6 +249,11 @@ impl Worker {
                 turned: Arc::clone(&turned),
             };
             tokio::spawn(async move { me.sweep_until(stop, alive).await })
+        };
+        let mover = {
+            let me = self.clone();
+            let stop = shutdown.clone();
+            tokio::spawn(async move { me.move_until(stop).await })
         };
         let mail = self.services.clone().map(|vault| {
             let stop = shutdown.clone();
@@ -311,6 +325,8 @@ impl Worker {
             self.give_back().await;
         }
         sweeper.abort();
+        // A move cut off here is taken up again after its lease (see `moves`).
+        mover.abort();
         if let Some(mail) = mail {
             mail.abort();
         }
@@ -441,6 +457,27 @@ impl Worker {
         }
     }
 
+    /// Moves documents between backends as owners asked, one at a time (a move is bounded by
+    /// the network, not the CPU), apart from the jobs so a large move holds up no processing.
+    async fn move_until(&self, stop: CancellationToken) {
+        let mut failing = false;
+        loop {
+            match self.run_due_moves().await {
+                Ok(_) => failing = false,
+                Err(e) => {
+                    if !failing {
+                        tracing::warn!(error = %e.chain(), "cannot take storage moves; retrying");
+                    }
+                    failing = true;
+                }
+            }
+            tokio::select! {
+                () = stop.cancelled() => return,
+                () = tokio::time::sleep(SWEEP_INTERVAL) => {}
+            }
+        }
+    }
+
     async fn sweep_until(&self, stop: CancellationToken, alive: Liveness) {
         let mut failing = false;
         let mut sweeps: u64 = 0;
@@ -525,7 +562,8 @@ impl Worker {
             if let Some(upload_id) = &orphan.multipart_id {
                 self.pipeline.store.abort_multipart(&key, upload_id).await?;
             }
-            self.pipeline.store.delete(&key).await?;
+            // The locator says which backend (DocuVault's store, or a person's cloud).
+            self.pipeline.storage.delete(key.as_str()).await?;
             q_cleanup::forget(db, key.as_str()).await?;
             tracing::info!(object_key = %key, "deleted an object no document claims");
         }

@@ -95,7 +95,12 @@ const PUBLISH_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(50
 impl Vault {
     /// Stores an upload and records it as `pending`. Errors leave nothing behind.
     pub async fn upload(&self, owner: Uuid, upload: Upload<'_>) -> Result<Document> {
-        if let Some(announced) = upload.announced_bytes {
+        // The owner's own cloud, if they chose one for new uploads; only DocuVault's own store
+        // counts against the quota.
+        let cloud = crate::db::cloud_connections::default_of(&self.db, owner).await?;
+        if let Some(announced) = upload.announced_bytes
+            && cloud.is_none()
+        {
             self.check_room(owner, announced).await?;
         }
         let filename = Filename::sanitize(upload.filename.as_deref().unwrap_or(""));
@@ -116,7 +121,6 @@ impl Vault {
         check_claims(kind, upload.declared_type.as_deref(), &filename)?;
 
         let id = Uuid::new_v4();
-        let key = ObjectKey::for_document(owner, id, kind);
         let rest = if at_eof {
             stream::empty().boxed()
         } else {
@@ -126,17 +130,19 @@ impl Vault {
             stream::once(async move { Ok(head) }).chain(rest).boxed(),
             self.max_upload_bytes,
         );
-        // Recorded before the bytes are stored: if this process dies before the document row
-        // exists, a worker deletes the object later (the row's INSERT removes this entry).
-        cleanup::schedule(&self.db, key.as_str(), ORPHAN_AFTER).await?;
-        let size = match self.store.put_stream(&key, kind.mime(), limited).await {
-            Ok(size) => size,
-            Err(e) => {
-                // Nothing is stored under the key (put_stream's contract).
-                if let Err(e) = cleanup::forget(&self.db, key.as_str()).await {
-                    tracing::debug!(error = %e.chain(), "cleanup entry left for the worker");
-                }
-                return Err(e);
+        let (key, size) = match cloud {
+            None => self.store_in_vault(owner, id, kind, limited).await?,
+            Some(connection) => {
+                let path = super::cloud::cloud_path(None, filename.as_str(), id);
+                let locator = crate::storage::Location::cloud(connection, &path);
+                // As below; a server that went away mid-upload may keep a cut-off file, which
+                // the clean-up deletes once it answers again.
+                cleanup::schedule(&self.db, &locator, ORPHAN_AFTER).await?;
+                let (found_by, size) = self
+                    .storage
+                    .put_cloud(connection, &path, kind.mime(), limited)
+                    .await?;
+                (ObjectKey::from_stored(found_by), size)
             }
         };
 
@@ -144,6 +150,7 @@ impl Vault {
             id,
             owner,
             filename: filename.as_str(),
+            storage_connection_id: cloud,
             object_key: key.as_str(),
             content_type: kind.mime(),
             size_bytes: i64::try_from(size).map_err(|_| Error::TooLarge {
@@ -167,6 +174,30 @@ impl Vault {
             }
             Err(e) => {
                 self.delete_object_after_failure(&key).await;
+                Err(e)
+            }
+        }
+    }
+
+    /// Stores an upload's bytes in DocuVault's own store; the key and the size.
+    async fn store_in_vault(
+        &self,
+        owner: Uuid,
+        id: Uuid,
+        kind: FileKind,
+        body: ByteStream<'_>,
+    ) -> Result<(ObjectKey, u64)> {
+        let key = ObjectKey::for_document(owner, id, kind);
+        // Recorded before the bytes are stored: if this process dies before the document row
+        // exists, a worker deletes the object later (the row's INSERT removes this entry).
+        cleanup::schedule(&self.db, key.as_str(), ORPHAN_AFTER).await?;
+        match self.store.put_stream(&key, kind.mime(), body).await {
+            Ok(size) => Ok((key, size)),
+            Err(e) => {
+                // Nothing is stored under the key (put_stream's contract).
+                if let Err(e) = cleanup::forget(&self.db, key.as_str()).await {
+                    tracing::debug!(error = %e.chain(), "cleanup entry left for the worker");
+                }
                 Err(e)
             }
         }
@@ -351,7 +382,8 @@ impl Vault {
     /// store cannot be reached now, the entry stays and a worker deletes the object once it is
     /// due — the request goes on either way.
     pub(super) async fn drop_scheduled_object(&self, key: &ObjectKey) {
-        match self.store.delete(key).await {
+        // The key says which backend (DocuVault's store, or the owner's cloud).
+        match self.storage.delete(key.as_str()).await {
             Ok(()) => {
                 if let Err(e) = cleanup::forget(&self.db, key.as_str()).await {
                     tracing::debug!(error = %e.chain(), "cleanup entry left for the worker");
@@ -450,9 +482,24 @@ impl Vault {
         &self,
         caller: Uuid,
         id: Uuid,
-    ) -> Result<(url::Url, chrono::DateTime<chrono::Utc>)> {
+    ) -> Result<(String, chrono::DateTime<chrono::Utc>)> {
         let row = self.readable(caller, id).await?.row;
         self.note_read(caller, id, activity::Kind::Downloaded).await;
+        if crate::storage::Location::parse(&row.object_key)
+            .connection()
+            .is_some()
+        {
+            // Kept in the owner's cloud: no store to sign for, so the bytes come through the
+            // API, with a media token as for previews (a browser navigation sends no header).
+            let (token, expires_at) = self
+                .media_token(caller, super::preview::Media::Preview(id))
+                .await?;
+            // On this site, so relative: the app and API clients both know where that is.
+            return Ok((
+                format!("/api/documents/{id}/preview?token={token}&download=true"),
+                expires_at,
+            ));
+        }
         // Taken before signing: the URL works at least until the time we state.
         let expires_at = chrono::Utc::now()
             + chrono::Duration::from_std(DOWNLOAD_URL_TTL)
@@ -463,7 +510,7 @@ impl Vault {
             Some(&content_disposition(&row.filename)),
             Some(&row.content_type),
         );
-        Ok((url, expires_at))
+        Ok((url.into(), expires_at))
     }
 
     /// The document and a stream of its bytes.
@@ -474,10 +521,7 @@ impl Vault {
     ) -> Result<(DocumentRow, ByteStream<'static>)> {
         let row = self.readable(caller, id).await?.row;
         self.note_read(caller, id, activity::Kind::Downloaded).await;
-        let body = self
-            .store
-            .get_stream(&ObjectKey::from_stored(row.object_key.clone()))
-            .await?;
+        let body = self.storage.get_stream(&row.object_key).await?;
         Ok((row, body))
     }
 

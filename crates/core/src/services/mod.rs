@@ -4,6 +4,7 @@
 pub mod accounts;
 pub mod admin;
 pub mod api_tokens;
+pub mod cloud;
 pub mod documents;
 pub mod folders;
 pub mod mail_accounts;
@@ -36,7 +37,10 @@ use crate::storage::ObjectStore;
 #[derive(Clone, Debug)]
 pub struct Vault {
     pub db: PgPool,
+    /// DocuVault's own store (presigned transfers, thumbnails).
     pub store: Arc<dyn ObjectStore>,
+    /// Every backend a document may be kept in, the own store included.
+    pub storage: crate::storage::Storage,
     pub redis: RedisClient,
     /// Where new jobs are published (the upload's document row is the job itself).
     pub queue: Arc<dyn JobQueue>,
@@ -78,8 +82,17 @@ impl Vault {
     /// (503) and recovers by itself.
     pub fn from_config(config: &crate::Config, application_name: &str) -> anyhow::Result<Self> {
         let redis = RedisClient::connect_lazy(&config.redis_url)?;
-        let sealer = Sealer::new(&config.secret_key);
+        let sealer = Sealer::from_config(config);
+        let db = crate::db::connect_lazy(&config.database, application_name)?;
+        let store: Arc<dyn ObjectStore> =
+            Arc::new(crate::storage::S3Store::new(&config.object_store)?);
         Ok(Self {
+            storage: crate::storage::Storage::new(
+                Arc::clone(&store),
+                db.clone(),
+                sealer.clone(),
+                config.cloud.allow_private,
+            )?,
             passwords: Passwords::new(),
             tokens: TokenKeys::new(&sealer, config.auth.access_ttl),
             limiter: RateLimiter::new(redis.clone(), &config.redis_key_prefix),
@@ -88,8 +101,8 @@ impl Vault {
             ai_allow_private: config.pipeline.ai_allow_private,
             ai: config.ai.clone(),
             mail_ingest: config.mail_ingest.clone(),
-            db: crate::db::connect_lazy(&config.database, application_name)?,
-            store: Arc::new(crate::storage::S3Store::new(&config.object_store)?),
+            db,
+            store,
             queue: Arc::new(RedisQueue::new(
                 redis.clone(),
                 &config.redis_key_prefix,

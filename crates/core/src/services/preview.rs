@@ -112,10 +112,13 @@ impl Vault {
         row: &DocumentRow,
         range: Option<ByteRange>,
     ) -> Result<ByteStream<'static>> {
-        let key = ObjectKey::from_stored(row.object_key.clone());
         match range {
-            Some(r) => self.store.get_range(&key, r.start, r.end).await,
-            None => self.store.get_stream(&key).await,
+            Some(r) => {
+                self.storage
+                    .get_range(&row.object_key, r.start, r.end)
+                    .await
+            }
+            None => self.storage.get_stream(&row.object_key).await,
         }
     }
 

@@ -81,6 +81,17 @@ impl Vault {
             });
         }
         let kind = announced_kind(req.content_type.as_deref(), &filename)?;
+        // Direct transfers go to DocuVault's own store; an owner who keeps new documents in
+        // their cloud uploads through the API (the app falls back to it on this answer).
+        if crate::db::cloud_connections::default_of(&self.db, owner)
+            .await?
+            .is_some()
+        {
+            return Err(Error::conflict(
+                "direct_upload_unavailable",
+                "your new documents are kept in your own cloud storage: upload through POST /api/documents/upload",
+            ));
+        }
         self.check_room(owner, req.size).await?;
 
         let id = Uuid::new_v4();

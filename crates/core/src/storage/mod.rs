@@ -1,8 +1,11 @@
-//! Object storage behind a small trait, one implementation per backend, picked from config.
-//! Today: any S3-compatible store (MinIO, SeaweedFS, AWS). Cloud drives (OneDrive, WebDAV…)
-//! will be further implementations of the same trait.
+//! Where document bytes are kept. DocuVault's own store is any S3-compatible store (MinIO,
+//! SeaweedFS, AWS) behind [`ObjectStore`], picked from config; a person's own cloud (WebDAV,
+//! Nextcloud) is a [`CloudDrive`], one per connection. [`Storage`] (the registry) takes a
+//! document's locator and goes to the backend that holds it (see [`Location`]).
 
+mod registry;
 mod s3;
+pub mod webdav;
 
 use std::time::Duration;
 
@@ -10,6 +13,7 @@ use bytes::Bytes;
 use futures::stream::BoxStream;
 use url::Url;
 
+pub use registry::{Credentials, Location, Storage};
 pub use s3::S3Store;
 
 use crate::Result;
@@ -116,4 +120,73 @@ pub trait ObjectStore: Send + Sync + std::fmt::Debug {
 
     /// Creates the bucket if it does not exist (at start-up).
     async fn ensure_bucket(&self) -> Result<()>;
+}
+
+/// Why a cloud drive could not do what was asked.
+#[derive(Debug, thiserror::Error)]
+pub enum DriveError {
+    /// The server did not answer, or answered 5xx: try again later.
+    #[error("cannot reach the server: {0}")]
+    Unreachable(String),
+    /// The server refused the credentials (401/403): the owner must reconnect.
+    #[error("the server refused the credentials")]
+    Credentials,
+    /// The server refused the request for another reason, said in words.
+    #[error("{0}")]
+    Refused(String),
+    /// No file at that path.
+    #[error("the file is not there")]
+    NotFound,
+    /// The body being stored failed (too large, a broken upload): passed through unchanged.
+    #[error(transparent)]
+    Body(crate::Error),
+}
+
+impl From<DriveError> for crate::Error {
+    fn from(e: DriveError) -> Self {
+        use crate::error::Dependency;
+        match e {
+            DriveError::Unreachable(reason) => {
+                Self::unavailable(Dependency::CloudStorage, anyhow::anyhow!(reason))
+            }
+            DriveError::Credentials => Self::conflict(
+                "cloud_credentials_refused",
+                "the cloud storage refused DocuVault's credentials; connect it again on the Storage page",
+            ),
+            DriveError::Refused(reason) => Self::conflict("cloud_storage_refused", reason),
+            DriveError::NotFound => Self::NotFound("stored file"),
+            DriveError::Body(e) => e,
+        }
+    }
+}
+
+/// A person's own cloud storage (one connection): files addressed by a path under its root.
+#[async_trait::async_trait]
+pub trait CloudDrive: Send + Sync + std::fmt::Debug {
+    /// Stores `body` at `path` (making the folders on the way), streamed; returns the locator
+    /// the file is found by from now on (the path itself for WebDAV; a provider's item id
+    /// elsewhere) and the number of bytes stored. On error nothing is left at `path`.
+    async fn put_stream(
+        &self,
+        path: &str,
+        content_type: &str,
+        body: ByteStream<'_>,
+    ) -> Result<(String, u64), DriveError>;
+
+    /// Streams the file found by `locator`.
+    async fn get_stream(&self, locator: &str) -> Result<ByteStream<'static>, DriveError>;
+
+    /// Bytes `start..=end` of the file, streamed.
+    async fn get_range(
+        &self,
+        locator: &str,
+        start: u64,
+        end: u64,
+    ) -> Result<ByteStream<'static>, DriveError>;
+
+    /// Removes the file; one that is not there is not an error.
+    async fn delete(&self, locator: &str) -> Result<(), DriveError>;
+
+    /// Checks that the server answers, the credentials work and the root folder is there.
+    async fn check(&self) -> Result<(), DriveError>;
 }
