@@ -419,10 +419,7 @@ async fn download(
     Path(id): Path<Uuid>,
 ) -> Result<Json<DownloadDto>, ApiError> {
     let (url, expires_at) = state.vault.download_url(caller.id, id).await?;
-    Ok(Json(DownloadDto {
-        url,
-        expires_at,
-    }))
+    Ok(Json(DownloadDto { url, expires_at }))
 }
 
 /// Download the document's bytes, streamed, as an attachment with its original filename.

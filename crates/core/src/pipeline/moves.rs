@@ -21,9 +21,6 @@ use crate::error::Error;
 use crate::storage::{ByteStream, Location};
 use docuvault_domain::ObjectKey;
 
-/// How long a worker holds a move without renewing it; renewed every [`RENEW_EVERY`].
-const MOVE_LEASE: Duration = Duration::from_secs(300);
-const RENEW_EVERY: Duration = Duration::from_secs(60);
 /// Waits before trying a move again after a backend was unreachable: 30 s, doubling, at most an
 /// hour.
 fn backoff(attempt: i32) -> Duration {
@@ -40,19 +37,27 @@ impl Worker {
     /// Makes every move that is due, one after another; how many it finished or gave up.
     pub async fn run_due_moves(&self) -> crate::Result<usize> {
         let mut handled = 0;
-        while let Some(mv) = q::take_due(&self.pipeline.db, MOVE_LEASE).await? {
+        while let Some(mv) = q::take_due(&self.pipeline.db, self.move_lease()).await? {
             self.make_move(mv).await;
             handled += 1;
         }
         Ok(handled)
     }
 
+    /// How long a worker holds a move without renewing it: as long as a job's delivery
+    /// (`JOB_VISIBILITY_SECS`), after which another worker takes over from a dead one; renewed
+    /// three times as often.
+    fn move_lease(&self) -> Duration {
+        self.pipeline.config.visibility.max(Duration::from_secs(1))
+    }
+
     async fn make_move(&self, mv: TakenMove) {
         let db = &self.pipeline.db;
+        let lease = self.move_lease();
         let renew = async {
             loop {
-                tokio::time::sleep(RENEW_EVERY).await;
-                match q::renew(db, mv.document_id, mv.attempts, MOVE_LEASE).await {
+                tokio::time::sleep(lease / 3).await;
+                match q::renew(db, mv.document_id, mv.attempts, lease).await {
                     Ok(true) => {}
                     Ok(false) => return,
                     Err(e) => {

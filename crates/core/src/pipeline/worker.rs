@@ -339,6 +339,7 @@ impl Worker {
     pub async fn run_until_idle(&self) -> crate::Result<RunStats> {
         let mut stats = RunStats::default();
         loop {
+            self.run_due_moves().await?;
             self.sweep(self.pipeline.config.visibility).await?;
             let mut worked = false;
             while let Some(delivery) = self
