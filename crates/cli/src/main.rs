@@ -60,6 +60,9 @@ enum Command {
     /// Import documents by themselves.
     #[command(subcommand)]
     Ingest(IngestCommand),
+    /// Secrets stored sealed in the database.
+    #[command(subcommand)]
+    Secrets(SecretsCommand),
     /// Print the API's OpenAPI document (what `/api/openapi.json` serves) without a server or
     /// any configuration; the web app's TypeScript types are generated from it.
     Openapi,
@@ -89,6 +92,14 @@ enum IngestCommand {
         #[arg(long)]
         once: bool,
     },
+}
+
+#[derive(Debug, Subcommand)]
+enum SecretsCommand {
+    /// After replacing SECRET_KEY (with the old one in SECRET_KEY_PREVIOUS), seal every stored
+    /// secret again under the new key: AI API keys, TOTP secrets, mail and cloud passwords.
+    /// Safe to run again; then SECRET_KEY_PREVIOUS can be removed.
+    Rotate,
 }
 
 #[derive(Debug, Subcommand)]
@@ -208,6 +219,7 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
         }
         Command::User(cmd) => user_command(cmd).await,
         Command::Quota(QuotaCommand::Check { fix }) => quota_check(fix).await,
+        Command::Secrets(SecretsCommand::Rotate) => secrets_rotate().await,
         Command::Ingest(IngestCommand::Watch {
             dir,
             user,
@@ -292,6 +304,30 @@ async fn watch(
     tokio::spawn(cancel_on_signal(token.clone()));
     watcher.run(interval, token).await;
     Ok(ExitCode::SUCCESS)
+}
+
+async fn secrets_rotate() -> anyhow::Result<ExitCode> {
+    let config = Config::from_env()?;
+    if config.secret_key_previous.is_none() {
+        tracing::warn!(
+            "SECRET_KEY_PREVIOUS is not set: only values that no longer open are counted, none can be sealed again"
+        );
+    }
+    let pool = db::connect_lazy(&config.database, "docuvault-cli")?;
+    let sealer = docuvault_core::crypto::Sealer::from_config(&config);
+    let report = docuvault_core::services::secrets::rotate(&pool, &sealer)
+        .await
+        .map_err(|e| anyhow::anyhow!("{}", e.chain()))?;
+    let mut unreadable = 0;
+    for ((kind, resealed), (_, lost)) in report.resealed.iter().zip(&report.unreadable) {
+        eprintln!("{kind}: {resealed} sealed again, {lost} open with neither key");
+        unreadable += lost;
+    }
+    Ok(if unreadable == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
 
 async fn quota_check(fix: bool) -> anyhow::Result<ExitCode> {

@@ -165,6 +165,8 @@ impl Sealer {
         seal_with(&self.hkdf, purpose, owner, bound, plaintext)
     }
 
+    /// Opens a value sealed by [`seal_bound`](Self::seal_bound), with `SECRET_KEY` or, after a
+    /// rotation, `SECRET_KEY_PREVIOUS` (such values carry no key id: both are tried).
     pub fn open_bound(
         &self,
         purpose: Purpose,
@@ -172,7 +174,22 @@ impl Sealer {
         bound: Option<Uuid>,
         sealed: &[u8],
     ) -> Result<Vec<u8>, OpenError> {
-        open_with(&self.hkdf, purpose, owner, bound, sealed)
+        open_with(&self.hkdf, purpose, owner, bound, sealed).or_else(|e| match &self.previous {
+            Some((previous, _)) => open_with(previous, purpose, owner, bound, sealed),
+            None => Err(e),
+        })
+    }
+
+    /// Whether an unversioned value opens with the current `SECRET_KEY` (else `secrets rotate`
+    /// seals it again).
+    pub fn opens_with_current(
+        &self,
+        purpose: Purpose,
+        owner: Uuid,
+        bound: Option<Uuid>,
+        sealed: &[u8],
+    ) -> bool {
+        open_with(&self.hkdf, purpose, owner, bound, sealed).is_ok()
     }
 }
 

@@ -607,3 +607,54 @@ async fn a_server_that_is_down_stores_nothing_and_says_so() {
     );
     assert_eq!(dav.files().len(), 1, "only the first document is there");
 }
+
+#[tokio::test]
+async fn secrets_rotate_seals_the_credentials_again_under_the_new_key() {
+    use docuvault_core::Secret;
+    use docuvault_core::crypto::{Purpose, Sealer};
+    use docuvault_core::services::secrets::rotate;
+    let app = app_allowing_private().await;
+    let dav = DavServer::start();
+    let c = connect(&app, &dav, "webdav").await;
+    let id: uuid::Uuid = c["id"].as_str().unwrap().parse().unwrap();
+    let old_key = app.config.secret_key.clone();
+    let new_key = Secret::new(format!("rotated-{}", "k".repeat(40)));
+    let stored = || async {
+        sqlx::query_scalar::<_, Vec<u8>>("SELECT credentials_enc FROM cloud_connections")
+            .fetch_one(&app.db)
+            .await
+            .unwrap()
+    };
+    let opens = |sealer: &Sealer, sealed: &[u8]| {
+        sealer
+            .open_versioned(Purpose::CloudCredentials, app.user.id, id, sealed)
+            .ok()
+            .map(|p| String::from_utf8(p).unwrap())
+    };
+    let before = stored().await;
+    let only_new = Sealer::new(&new_key);
+    assert_eq!(opens(&only_new, &before), None);
+
+    // With the new key alone nothing can be opened: counted, left alone.
+    let report = rotate(&app.db, &only_new).await.unwrap();
+    assert!(
+        report.unreadable.contains(&("cloud_credentials", 1)),
+        "{report:?}"
+    );
+    assert_eq!(stored().await, before);
+
+    let both = Sealer::new(&new_key).with_previous(&old_key);
+    let report = rotate(&app.db, &both).await.unwrap();
+    assert!(
+        report.resealed.contains(&("cloud_credentials", 1)),
+        "{report:?}"
+    );
+    let after = stored().await;
+    assert_ne!(after, before);
+    let opened = opens(&only_new, &after).expect("opens with the new key alone");
+    assert!(opened.contains(&dav.password));
+    assert_eq!(opens(&Sealer::new(&old_key), &after), None);
+    // Again: nothing to do.
+    let report = rotate(&app.db, &both).await.unwrap();
+    assert!(report.resealed.iter().all(|(_, n)| *n == 0), "{report:?}");
+}

@@ -12,6 +12,7 @@ pub mod notify;
 pub mod password_reset;
 pub mod preview;
 pub mod search;
+pub mod secrets;
 pub mod settings;
 pub mod shares;
 pub mod sso;
