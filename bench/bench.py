@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -138,6 +139,71 @@ def upload_throughput(scratch: lib.Scratch) -> dict:
             "peak_rss_growth_mib": round((max(peaks) - base) / 1024, 1),
         })
         log(f"upload {size // MIB} MiB: {rows[-1]}")
+    return {"rows": rows}
+
+
+def cloud_throughput(scratch: lib.Scratch) -> dict:
+    """Uploads to and downloads from a WebDAV server (`rclone serve webdav`) through DocuVault,
+    against curl PUT/GET to the same server in the same run; the API's RSS growth meanwhile."""
+    sizes = [(100 * MIB, 3), (1024 * MIB, 1)] if not QUICK else [(20 * MIB, 2), (100 * MIB, 1)]
+    dav_dir = WORK / "dav"
+    shutil.rmtree(dav_dir, ignore_errors=True)
+    dav_dir.mkdir(parents=True)
+    dav_port, password = lib.free_port(), "bench-dav-password"
+    dav = subprocess.Popen(["rclone", "serve", "webdav", str(dav_dir), "--addr", f"127.0.0.1:{dav_port}",
+                            "--user", "bench", "--pass", password, "--config", "/dev/null"],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    dav_url = f"http://127.0.0.1:{dav_port}/"
+    api = lib.serve(scratch.env, WORK / "cloud-serve.log", PORT,
+                    {"MAX_UPLOAD_BYTES": str(2 * 1024 * MIB), "CLOUD_ALLOW_PRIVATE_ENDPOINTS": "true"})
+    base = f"http://127.0.0.1:{PORT}"
+    rows = []
+    try:
+        lib.wait_until(lambda: lib.http("PROPFIND", dav_url)[0] in (207, 401), 10, "the WebDAV server")
+        code, conn = lib.http("POST", f"{base}/api/cloud-connections",
+                              {"provider": "webdav", "display_name": "bench", "url": dav_url,
+                               "username": "bench", "password": password})
+        assert code == 201, f"connect answered {code}: {conn}"
+        code, _ = lib.http("PUT", f"{base}/api/me/storage", {"default": conn["id"]})
+        assert code == 200
+        start_rss = api.rss()
+        for size, runs in sizes:
+            path = make_file(WORK / f"cloud-{size // MIB}MiB.bin", size)
+            put_ref, put_api, get_ref, get_api, peaks = [], [], [], [], []
+            for i in range(runs):
+                t = time.monotonic()
+                lib.run(["curl", "-sS", "-f", "-o", "/dev/null", "-u", f"bench:{password}", "-T", str(path),
+                         f"{dav_url}reference-{i}.bin"])
+                put_ref.append(time.monotonic() - t)
+                t = time.monotonic()
+                lib.run(["curl", "-sS", "-f", "-o", "/dev/null", "-u", f"bench:{password}", f"{dav_url}reference-{i}.bin"])
+                get_ref.append(time.monotonic() - t)
+                api.sample_peak()
+                t = time.monotonic()
+                code, doc = lib.upload(PORT, path)
+                put_api.append(time.monotonic() - t)
+                assert code == 201, f"upload answered {code}: {doc}"
+                _, link = lib.http("GET", f"{base}/api/documents/{doc['id']}/download")
+                t = time.monotonic()
+                lib.run(["curl", "-sS", "-f", "-o", "/dev/null", f"{base}{link['url']}"])
+                get_api.append(time.monotonic() - t)
+                peaks.append(api.stop_sampling())
+            path.unlink()
+            mibs = lambda xs: size / MIB / statistics.median(xs)
+            rows.append({
+                "size_mib": size // MIB, "runs": runs,
+                "curl_put_mib_s": round(mibs(put_ref), 1), "api_put_mib_s": round(mibs(put_api), 1),
+                "put_ratio": round(mibs(put_api) / mibs(put_ref), 2),
+                "curl_get_mib_s": round(mibs(get_ref), 1), "api_get_mib_s": round(mibs(get_api), 1),
+                "get_ratio": round(mibs(get_api) / mibs(get_ref), 2),
+                "peak_rss_growth_mib": round((max(peaks) - start_rss) / 1024, 1),
+            })
+            log(f"cloud {size // MIB} MiB: {rows[-1]}")
+    finally:
+        api.stop()
+        dav.kill()
+        dav.wait()
+        shutil.rmtree(dav_dir, ignore_errors=True)
     return {"rows": rows}
 
 
@@ -683,6 +749,16 @@ def render(r: dict) -> str:
     out += ["", "Presigned: reserve, the parts (16 MiB) PUT two at a time with curl straight to the store, "
             "complete (which joins the parts, checks the size and sniffs the first 8 KiB). "
             "CPU: user + system seconds of the `serve` process during the upload, per GiB."]
+    if "cloud" in r:
+        out += ["", "## Own cloud: a WebDAV server (`rclone serve webdav` on loopback), through DocuVault vs curl to the same server", "",
+                "| file | runs | curl PUT MiB/s | API upload MiB/s | API ÷ curl | curl GET MiB/s | API download MiB/s | API ÷ curl | `serve` peak RSS growth |",
+                "|---|---|---|---|---|---|---|---|---|"]
+        for row in r["cloud"]["rows"]:
+            out.append(f"| {row['size_mib']} MiB | {row['runs']} (median) | {row['curl_put_mib_s']} | {row['api_put_mib_s']} | "
+                       f"**{row['put_ratio']}** | {row['curl_get_mib_s']} | {row['api_get_mib_s']} | **{row['get_ratio']}** | "
+                       f"**{row['peak_rss_growth_mib']} MiB** |")
+        out += ["", "API upload: multipart POST to `/api/documents/upload`, sniffed and streamed on to the server as one "
+                "chunked PUT; API download: the download link, streamed from the server through the API."]
     lat = r["read"]
     out += ["", f"## List and read latency ({lat['documents']:,} documents, wrk, {lat['connections']} connections, {lat['seconds']} s)", "",
             "| request | requests/s | p50 | p99 | errors |", "|---|---|---|---|---|"]
@@ -757,7 +833,7 @@ def main() -> None:
     WORK.mkdir(parents=True, exist_ok=True)
     RESULTS.mkdir(parents=True, exist_ok=True)
     results = {"machine": lib.machine(), "quick": QUICK, "footprint": {}}
-    for name, fn in [("upload", upload_throughput), ("read", read_latency), ("search", search_latency),
+    for name, fn in [("upload", upload_throughput), ("cloud", cloud_throughput), ("read", read_latency), ("search", search_latency),
                      ("ocr", ocr_throughput), ("login", login_timing), ("quota", quota_contention), ("web", web_app)]:
         if ONLY and name != ONLY:
             continue

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -21,6 +22,7 @@ TOKEN_TTL = 20
 ADMIN = ("e2e-admin", "an admin passphrase for e2e")
 OUT = lib.ROOT / "web" / "e2e" / "output"
 OIDC_SECRET = "an e2e client secret"
+DAV_PASSWORD = "an e2e webdav password"
 
 
 def main() -> int:
@@ -38,6 +40,15 @@ def main() -> int:
                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                 stderr=open(OUT / "oidc-provider.log", "w"), text=True)
     issuer = json.loads(provider.stdout.readline())["issuer"]
+    # A real WebDAV server (rclone, installed by scripts/stack.sh) for the own-cloud step.
+    dav_dir = OUT / "dav"
+    shutil.rmtree(dav_dir, ignore_errors=True)
+    dav_dir.mkdir()
+    dav_port = lib.free_port()
+    dav = subprocess.Popen(["rclone", "serve", "webdav", str(dav_dir), "--addr",
+                            f"127.0.0.1:{dav_port}", "--user", "nas", "--pass", DAV_PASSWORD,
+                            "--config", "/dev/null"],
+                           stdout=subprocess.DEVNULL, stderr=open(OUT / "webdav.log", "w"))
     server = lib.Process(["serve", "--with-worker"], scratch.env, OUT / "server.log", {
         "BIND_ADDR": f"127.0.0.1:{PORT}",
         "PUBLIC_URL": base,
@@ -60,6 +71,8 @@ def main() -> int:
         "OIDC_CLIENT_SECRET": OIDC_SECRET,
         "OIDC_DISPLAY_NAME": "Test ID",
         "OIDC_AUTO_CREATE": "true",
+        # The WebDAV server is on loopback.
+        "CLOUD_ALLOW_PRIVATE_ENDPOINTS": "true",
     })
     try:
         lib.wait_until(lambda: lib.http("GET", f"{base}/health", timeout=1)[0] == 200, 30,
@@ -70,6 +83,8 @@ def main() -> int:
                    IMAPS_PORT=scratch.stack["DOCUVAULT_TEST_IMAPS_PORT"],
                    IMAP_PASSWORD=scratch.stack["DOCUVAULT_TEST_IMAP_PASSWORD"],
                    IMAP_CA=scratch.stack["DOCUVAULT_TEST_IMAP_CA"],
+                   DAV_URL=f"http://127.0.0.1:{dav_port}/", DAV_USER="nas",
+                   DAV_PASSWORD=DAV_PASSWORD, DAV_DIR=str(dav_dir),
                    CHROMIUM=os.environ.get("CHROMIUM", "/usr/bin/chromium"))
         result = subprocess.run(["node", "e2e/e2e.mjs"], cwd=lib.ROOT / "web", env=env)
         if server.panicked():
@@ -80,6 +95,8 @@ def main() -> int:
         server.stop()
         provider.kill()
         provider.wait()
+        dav.kill()
+        dav.wait()
         scratch.drop()
 
 

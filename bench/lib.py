@@ -211,6 +211,14 @@ def sign_in(port: int) -> None:
     TOKEN = body["access_token"]
 
 
+def free_port() -> int:
+    """A TCP port on loopback that nothing listens on now."""
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 def wait_until(cond, timeout: float, what: str, every: float = 0.05) -> float:
     start = time.monotonic()
     while time.monotonic() - start < timeout:

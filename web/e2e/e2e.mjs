@@ -671,6 +671,56 @@ try {
   await page.getByTestId(`mailbox-${mailbox}`).waitFor({ state: 'detached' })
   log('a mailbox connected over TLS in the app; its attachment became a document')
 
+  step = 'own cloud storage'
+  // A WebDAV server the run started (rclone serve webdav over DAV_DIR), connected in the app;
+  // new uploads are kept there, read back unchanged, and moved back by a worker.
+  await page.getByRole('link', { name: 'Storage' }).click()
+  await page.getByRole('heading', { name: 'Storage' }).waitFor()
+  await page.getByLabel('Kind').selectOption('webdav')
+  await page.getByLabel('Name', { exact: true }).fill('NAS')
+  await page.getByLabel('Folder address').fill(process.env.DAV_URL)
+  await page.getByLabel('User name').fill(process.env.DAV_USER)
+  await page.getByLabel('Password', { exact: true }).fill(process.env.DAV_PASSWORD)
+  await page.getByRole('button', { name: 'Connect' }).click()
+  const nas = page.getByTestId('connection-NAS')
+  await nas.getByTestId('connection-status').filter({ hasText: 'active' }).waitFor()
+  await page.getByLabel('Keep new uploads in').selectOption({ label: 'NAS' })
+  await page.getByTestId('storage-default').filter({ hasText: 'NAS' }).waitFor()
+  await mainPage(page, 'storage')
+  await page.getByRole('link', { name: 'Documents' }).click()
+  const note = Buffer.from('Notes kept in our own cloud: the boiler was serviced in November.\n')
+  await page.locator('#file-input').setInputFiles([{ name: 'boiler.txt', mimeType: 'text/plain', buffer: note }])
+  await page.getByTestId('upload-boiler.txt').getByText('uploaded').waitFor()
+  await page.getByRole('link', { name: 'boiler.txt' }).click()
+  await page.getByRole('heading', { name: 'boiler.txt' }).waitFor()
+  await page.getByTestId('kept-in').filter({ hasText: 'NAS' }).waitFor()
+  const inCloud = (dir) => readdirSync(dir, { recursive: true }).filter((f) => String(f).endsWith('.txt'))
+  const kept = inCloud(process.env.DAV_DIR)
+  check(kept.length === 1 && String(kept[0]).startsWith('DocuVault/Unfiled/boiler ('), `kept in the cloud as ${kept}`)
+  check(readFileSync(`${process.env.DAV_DIR}/${kept[0]}`).equals(note), 'the bytes in the cloud are the uploaded ones')
+  const [fromCloud] = await Promise.all([
+    page.waitForEvent('download'),
+    page.getByRole('button', { name: 'Download' }).click(),
+  ])
+  check(readFileSync(await fromCloud.path()).equals(note), 'the download from the cloud has the uploaded bytes')
+  await page.getByLabel('Keep in').selectOption('vault')
+  await page.getByRole('button', { name: 'Move there' }).click()
+  await page.getByText('Moving it').waitFor()
+  for (let i = 0; i < 30 && !(await page.getByTestId('kept-in').textContent()).includes('DocuVault'); i++) {
+    await new Promise((r) => setTimeout(r, 1000))
+    await page.reload()
+    await page.getByTestId('kept-in').waitFor()
+  }
+  await page.getByTestId('kept-in').filter({ hasText: 'DocuVault' }).waitFor({ timeout: 2000 })
+  await page.getByText('Moved to DocuVault').waitFor()
+  check(inCloud(process.env.DAV_DIR).length === 0, 'moved back: nothing left in the cloud')
+  await page.getByRole('link', { name: 'Storage' }).click()
+  await page.getByLabel('Keep new uploads in').selectOption('vault')
+  await page.getByTestId('storage-default').filter({ hasText: 'DocuVault' }).waitFor()
+  await page.getByRole('button', { name: 'Disconnect NAS' }).click()
+  await page.getByTestId('connection-NAS').waitFor({ state: 'detached' })
+  log('a WebDAV server connected in the app; an upload kept there, downloaded unchanged, moved back by a worker; disconnected')
+
   step = 'sign out everywhere'
   await page.getByRole('link', { name: 'Account' }).click()
   await page.getByRole('heading', { name: 'Account' }).waitFor()

@@ -9,6 +9,7 @@ export const router = createRouter({
     { path: '/shared', name: 'shared', component: () => import('./views/SharedView.vue') },
     { path: '/search', name: 'search', component: () => import('./views/SearchView.vue') },
     { path: '/topics', name: 'topics', component: () => import('./views/TopicsView.vue') },
+    { path: '/storage', name: 'storage', component: () => import('./views/StorageView.vue') },
     { path: '/account', name: 'account', component: () => import('./views/AccountView.vue') },
     { path: '/admin', name: 'admin', component: () => import('./views/AdminView.vue'), meta: { admin: true } },
     { path: '/sign-in', name: 'sign-in', component: () => import('./views/SignInView.vue'), meta: { public: true } },

@@ -250,6 +250,64 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/cloud-connections": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Your cloud connections. */
+        get: operations["storage_list_connections"];
+        put?: never;
+        /**
+         * Connect a WebDAV server or a Nextcloud. DocuVault lists its folder with these credentials
+         *     first and keeps nothing if that fails.
+         */
+        post: operations["storage_add_connection"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/cloud-connections/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Disconnect. Refused (`409 connection_in_use`) while documents are kept there or moving
+         *     there: move them to another storage first. Files DocuVault put there before stay there.
+         */
+        delete: operations["storage_delete_connection"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/cloud-connections/{id}/test": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Check the connection now; its status says how it answered. */
+        post: operations["storage_test_connection"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/documents": {
         parameters: {
             query?: never;
@@ -379,6 +437,26 @@ export interface paths {
         get: operations["documents_download"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/documents/{id}/move-storage": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Move your document to another storage. The worker does it (large files take a while); the
+         *     document stays readable all along.
+         */
+        post: operations["storage_move_storage"];
         delete?: never;
         options?: never;
         head?: never;
@@ -719,6 +797,44 @@ export interface paths {
          *     when its current access token expires (at most `ACCESS_TOKEN_TTL_SECS`).
          */
         delete: operations["me_end_session"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/me/storage": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Where your new uploads are kept. */
+        get: operations["storage_get_storage"];
+        /**
+         * Choose where your new uploads are kept. Documents already stored stay where they are
+         *     (move them with `move-storage`).
+         */
+        put: operations["storage_set_storage"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/me/storage/move-all": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Move every document kept in one storage to another (before disconnecting, say). */
+        post: operations["storage_move_all"];
+        delete?: never;
         options?: never;
         head?: never;
         patch?: never;
@@ -1068,6 +1184,46 @@ export interface components {
              */
             user_id?: string | null;
         };
+        CloudConnectionDto: {
+            /** Format: date-time */
+            checked_at: string;
+            /** Format: date-time */
+            created_at: string;
+            display_name: string;
+            /**
+             * Format: int64
+             * @description Documents kept there now.
+             */
+            documents: number;
+            /** Format: uuid */
+            id: string;
+            /** @description New uploads go there. */
+            is_default: boolean;
+            last_error?: string | null;
+            /**
+             * Format: int64
+             * @description Documents on their way there or away from there.
+             */
+            moving: number;
+            provider: string;
+            /** @description `active`, `error` (with `last_error` saying why) or `revoked`. */
+            status: string;
+            url: string;
+            username?: string | null;
+        };
+        CloudConnectionInputDto: {
+            display_name: string;
+            /** @description For Nextcloud, an app password (Settings → Security). Write-only. */
+            password: string;
+            /**
+             * @description `webdav` (any WebDAV server) or `nextcloud` (its WebDAV under
+             *     `/remote.php/dav/files/<user>/`).
+             */
+            provider: string;
+            /** @description The WebDAV folder's URL, or the Nextcloud server's (e.g. `https://cloud.example.org`). */
+            url: string;
+            username: string;
+        };
         CreatedTokenDto: components["schemas"]["TokenDto"] & {
             /**
              * @description The secret: send it as `Authorization: Bearer <token>`. Shown this once; only its hash
@@ -1117,6 +1273,12 @@ export interface components {
             /** @description `pending`, `processing`, `classified` or `failed`. */
             status: string;
             /**
+             * Format: uuid
+             * @description The cloud connection of yours keeping the bytes; null: DocuVault's own store (always
+             *     null for documents shared with you).
+             */
+            storage_connection_id?: string | null;
+            /**
              * @description When the classifier was not sure enough to assign a topic: its best guesses, best first,
              *     for the owner to confirm (setting the topics by hand also teaches the classifier).
              *     Empty for documents shared with you.
@@ -1164,7 +1326,9 @@ export interface components {
             expires_at: string;
             /**
              * @description A presigned GET on the object store (at most 5 minutes), answered as an attachment with
-             *     the original filename and type. Fetch it directly: the bytes do not pass the API.
+             *     the original filename and type: fetch it directly, the bytes do not pass the API. For a
+             *     document kept in its owner's cloud, a link on this site (a path with a media token)
+             *     through which the API streams the bytes.
              */
             url: string;
         };
@@ -1283,6 +1447,23 @@ export interface components {
             expires_at: string;
             /** @description Append as `?token=` to `/api/documents/{id}/thumbnail`; stays the same for up to an hour. */
             token: string;
+        };
+        MoveAcceptedDto: {
+            /**
+             * @description Moves asked for: a worker copies each document, checks the copy, switches to it and
+             *     deletes the old one. 0 when the documents are there already.
+             */
+            requested: number;
+        };
+        MoveAllDto: {
+            /** @description Where the documents are: `vault` or a connection id. */
+            from: string;
+            /** @description Where they go: `vault` or a connection id. */
+            to: string;
+        };
+        MoveStorageDto: {
+            /** @description `vault` or the id of one of your cloud connections. */
+            to: string;
         };
         /** @description Which emails the user gets. */
         NotificationsDto: {
@@ -1457,6 +1638,13 @@ export interface components {
             name: string;
             /** @description Where the button goes (add `?return_to=/path` to come back to a page). */
             start_url: string;
+        };
+        StorageChoiceDto: {
+            /**
+             * @description `vault` (DocuVault's own store) or the id of one of your cloud connections.
+             * @example vault
+             */
+            default: string;
         };
         TokenDto: {
             /** Format: date-time */
@@ -2557,6 +2745,234 @@ export interface operations {
             };
         };
     };
+    storage_list_connections: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CloudConnectionDto"][];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description a dependency (PostgreSQL, the object store or Redis) is unavailable; retry after Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    storage_add_connection: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CloudConnectionInputDto"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CloudConnectionDto"];
+                };
+            };
+            /** @description the body, path or query cannot be read */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description too many connections */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the body was not sent as application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description invalid input, a private address, or the server refused or did not answer (`cloud_connection_failed`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description a dependency (PostgreSQL, the object store or Redis) is unavailable; retry after Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    storage_delete_connection: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description the body, path or query cannot be read */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description a dependency (PostgreSQL, the object store or Redis) is unavailable; retry after Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    storage_test_connection: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CloudConnectionDto"];
+                };
+            };
+            /** @description the body, path or query cannot be read */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description a dependency (PostgreSQL, the object store or Redis) is unavailable; retry after Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     documents_list: {
         parameters: {
             query?: {
@@ -3097,11 +3513,111 @@ export interface operations {
             };
         };
     };
+    storage_move_storage: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["MoveStorageDto"];
+            };
+        };
+        responses: {
+            /** @description it is there already */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MoveAcceptedDto"];
+                };
+            };
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MoveAcceptedDto"];
+                };
+            };
+            /** @description the body, path or query cannot be read */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description no document or connection of yours by that id */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description a move of it is under way (`document_moving`) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the body was not sent as application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description a dependency (PostgreSQL, the object store or Redis) is unavailable; retry after Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     documents_preview: {
         parameters: {
             query?: {
                 /** @description A media token (from `preview-link` or `thumbnail-token`), instead of the bearer token. */
                 token?: string;
+                /**
+                 * @description Answer as an attachment to save (the download link of a document kept in its owner's
+                 *     cloud) rather than inline.
+                 */
+                download?: boolean;
             };
             header?: never;
             path: {
@@ -3507,6 +4023,11 @@ export interface operations {
             query?: {
                 /** @description A media token (from `preview-link` or `thumbnail-token`), instead of the bearer token. */
                 token?: string;
+                /**
+                 * @description Answer as an attachment to save (the download link of a document kept in its owner's
+                 *     cloud) rather than inline.
+                 */
+                download?: boolean;
             };
             header?: never;
             path: {
@@ -4408,6 +4929,192 @@ export interface operations {
             };
             /** @description no live sign-in of yours by that id */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description a dependency (PostgreSQL, the object store or Redis) is unavailable; retry after Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    storage_get_storage: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StorageChoiceDto"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description a dependency (PostgreSQL, the object store or Redis) is unavailable; retry after Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    storage_set_storage: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["StorageChoiceDto"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StorageChoiceDto"];
+                };
+            };
+            /** @description the body, path or query cannot be read */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description no connection of yours by that id */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the body was not sent as application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description a dependency (PostgreSQL, the object store or Redis) is unavailable; retry after Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    storage_move_all: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["MoveAllDto"];
+            };
+        };
+        responses: {
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MoveAcceptedDto"];
+                };
+            };
+            /** @description the body, path or query cannot be read */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description no connection of yours by that id */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the body was not sent as application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };

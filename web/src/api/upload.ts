@@ -1,7 +1,8 @@
 // Uploads with progress. A file goes straight to the object store through a presigned
 // reservation (POST /api/uploads, one PUT per part, complete); if the browser cannot reach the
 // store (no S3_PUBLIC_ENDPOINT set for it), the reservation is cancelled and the file goes
-// through the API instead (POST /api/documents/upload). Either way the quota holds.
+// through the API instead (POST /api/documents/upload), as it does when the owner keeps new
+// documents in their own cloud. Either way the quota holds.
 
 import { ApiError, errorFrom } from './errors'
 import { api, type Schemas } from './session'
@@ -65,9 +66,16 @@ function direct(file: File, progress: Progress): Promise<Document> {
 }
 
 export async function uploadFile(file: File, progress: Progress): Promise<Document> {
-  const ticket = await api.request<Ticket>('POST', '/api/uploads', {
-    body: { filename: file.name, size: file.size, content_type: file.type || null },
-  })
+  let ticket: Ticket
+  try {
+    ticket = await api.request<Ticket>('POST', '/api/uploads', {
+      body: { filename: file.name, size: file.size, content_type: file.type || null },
+    })
+  } catch (e) {
+    // New documents are kept in the owner's own cloud: they go through the API.
+    if (e instanceof ApiError && e.code === 'direct_upload_unavailable') return direct(file, progress)
+    throw e
+  }
   const status = await sendParts(ticket, file, progress)
   if (status !== 200) {
     await api.request('DELETE', `/api/uploads/${ticket.id}`).catch(() => undefined)
