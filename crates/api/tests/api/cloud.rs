@@ -465,6 +465,9 @@ async fn documents_move_between_the_vault_and_the_cloud_with_the_quota_following
     let (_, doc) = app.get_json(&format!("/api/documents/{id}")).await;
     assert_eq!(doc["storage_connection_id"].as_str(), Some(cloud.as_str()));
     assert_eq!(quota_used(&app).await, 0);
+    // `docuvault quota check` agrees: the cloud is not counted.
+    let drift = docuvault_core::db::quotas::drift(&app.db).await.unwrap();
+    assert!(drift.is_empty(), "{drift:?}");
     assert!(!app.bucket_keys().await.contains(&vault_key));
     assert_eq!(dav.files().len(), 1);
     assert_eq!(dav.files()[0].1, bytes);
@@ -526,6 +529,12 @@ async fn documents_move_between_the_vault_and_the_cloud_with_the_quota_following
     let (_, doc) = app.get_json(&format!("/api/documents/{id}")).await;
     assert_eq!(doc["storage_connection_id"], Value::Null);
     assert_eq!(quota_used(&app).await, size);
+    assert!(
+        docuvault_core::db::quotas::drift(&app.db)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     assert!(dav.files().is_empty());
     assert_eq!(download(&app, &id).await, bytes);
     assert_eq!(
@@ -631,6 +640,18 @@ async fn secrets_rotate_seals_the_credentials_again_under_the_new_key() {
             .ok()
             .map(|p| String::from_utf8(p).unwrap())
     };
+    // A TOTP secret (base64 text) sealed under the old key, as enrolment stores it.
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let totp = Sealer::new(&old_key)
+        .seal(Purpose::TotpSecret, app.user.id, b"totp-seed")
+        .unwrap();
+    sqlx::query("UPDATE users SET totp_secret = $2 WHERE id = $1")
+        .bind(app.user.id)
+        .bind(b64.encode(&totp))
+        .execute(&app.db)
+        .await
+        .unwrap();
     let before = stored().await;
     let only_new = Sealer::new(&new_key);
     assert_eq!(opens(&only_new, &before), None);
@@ -648,6 +669,19 @@ async fn secrets_rotate_seals_the_credentials_again_under_the_new_key() {
     assert!(
         report.resealed.contains(&("cloud_credentials", 1)),
         "{report:?}"
+    );
+    assert!(report.resealed.contains(&("totp_secrets", 1)), "{report:?}");
+    let totp_now: String = sqlx::query_scalar("SELECT totp_secret FROM users WHERE id = $1")
+        .bind(app.user.id)
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    let totp_now = b64.decode(totp_now).unwrap();
+    assert_eq!(
+        only_new
+            .open(Purpose::TotpSecret, app.user.id, &totp_now)
+            .unwrap(),
+        b"totp-seed"
     );
     let after = stored().await;
     assert_ne!(after, before);

@@ -247,9 +247,10 @@ pub async fn delete_with_contents(
               gone AS (
               DELETE FROM documents d USING down
                WHERE d.user_id = $1 AND d.folder_id = down.id
-           RETURNING d.object_key, d.size_bytes),
+           RETURNING d.object_key, d.size_bytes, d.storage_connection_id),
               released AS (
-              UPDATE quotas SET used_bytes = greatest(used_bytes - (SELECT coalesce(sum(size_bytes), 0) FROM gone), 0)
+              UPDATE quotas SET used_bytes = greatest(used_bytes - (SELECT coalesce(sum(size_bytes), 0) FROM gone
+                                                                     WHERE storage_connection_id IS NULL), 0)
                WHERE user_id = $1 AND EXISTS (SELECT 1 FROM gone)),
               scheduled AS (
               INSERT INTO object_cleanup (object_key, due_at) SELECT object_key, now() FROM gone

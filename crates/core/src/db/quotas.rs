@@ -25,10 +25,11 @@ pub async fn get(db: impl PgExecutor<'_>, user: Uuid) -> Result<Option<Quota>> {
     )
 }
 
-/// What a user actually uses: their documents and their open upload reservations (a completed
-/// reservation's size is its document's).
+/// What a user actually uses: their documents in DocuVault's own store (the quota does not count
+/// the owner's own cloud) and their open upload reservations (a completed reservation's size is
+/// its document's).
 const ACTUAL_USE: &str = "SELECT user_id, sum(size_bytes) AS actual FROM (
-              SELECT user_id, size_bytes FROM documents
+              SELECT user_id, size_bytes FROM documents WHERE storage_connection_id IS NULL
               UNION ALL
               SELECT user_id, size_bytes FROM uploads WHERE completed_at IS NULL) held
            GROUP BY user_id";
@@ -70,7 +71,8 @@ pub async fn recompute(pool: &PgPool, user: Uuid) -> Result<i64> {
     let used: i64 = sqlx::query_scalar(
         "UPDATE quotas
             SET used_bytes = (SELECT coalesce(sum(size_bytes), 0)::bigint FROM (
-                                  SELECT size_bytes FROM documents WHERE user_id = $1
+                                  SELECT size_bytes FROM documents
+                                   WHERE user_id = $1 AND storage_connection_id IS NULL
                                   UNION ALL
                                   SELECT size_bytes FROM uploads
                                    WHERE user_id = $1 AND completed_at IS NULL) held)

@@ -137,17 +137,19 @@ pub enum Switched {
 /// new copy claimed, the old one due now) and the move's end. Fenced by the attempt.
 pub async fn switch(pool: &PgPool, mv: &TakenMove, new_locator: &str) -> Result<Switched> {
     let mut tx = pool.begin().await?;
+    // The document first, then the move: the order a delete of the document takes them in (its
+    // row, then the move by the cascade), so the two never wait on each other in a cycle.
+    let doc: Option<(String, Option<Uuid>, i64)> = sqlx::query_as(
+        "SELECT object_key, storage_connection_id, size_bytes FROM documents WHERE id = $1 FOR UPDATE",
+    )
+    .bind(mv.document_id)
+    .fetch_optional(&mut *tx)
+    .await?;
     let held: Option<i32> = sqlx::query_scalar(
         "SELECT attempts FROM storage_moves WHERE document_id = $1 AND attempts = $2 FOR UPDATE",
     )
     .bind(mv.document_id)
     .bind(mv.attempts)
-    .fetch_optional(&mut *tx)
-    .await?;
-    let doc: Option<(String, Option<Uuid>, i64)> = sqlx::query_as(
-        "SELECT object_key, storage_connection_id, size_bytes FROM documents WHERE id = $1 FOR UPDATE",
-    )
-    .bind(mv.document_id)
     .fetch_optional(&mut *tx)
     .await?;
     let (Some(_), Some((old_locator, old_connection, size))) = (held, doc) else {

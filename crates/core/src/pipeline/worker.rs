@@ -563,8 +563,19 @@ impl Worker {
             if let Some(upload_id) = &orphan.multipart_id {
                 self.pipeline.store.abort_multipart(&key, upload_id).await?;
             }
-            // The locator says which backend (DocuVault's store, or a person's cloud).
-            self.pipeline.storage.delete(key.as_str()).await?;
+            // The locator says which backend (DocuVault's store, or a person's cloud). A cloud
+            // server that is down holds up only its own entries (due again after the lease);
+            // DocuVault's store being down stops the batch, as every entry would fail.
+            if let Err(e) = self.pipeline.storage.delete(key.as_str()).await {
+                if crate::storage::Location::parse(key.as_str())
+                    .connection()
+                    .is_none()
+                {
+                    return Err(e);
+                }
+                tracing::warn!(object_key = %key, error = %e.chain(), "cannot delete a file in a cloud now; trying again later");
+                continue;
+            }
             q_cleanup::forget(db, key.as_str()).await?;
             tracing::info!(object_key = %key, "deleted an object no document claims");
         }

@@ -21,144 +21,131 @@ pub struct Rotation {
     pub unreadable: Vec<(&'static str, u64)>,
 }
 
+/// One column of sealed values: the query that reads `(row key, owner, sealed)` and the one that
+/// replaces a value (`$1` row key, `$2` the value read, `$3` the new one).
+struct Column {
+    kind: &'static str,
+    purpose: Purpose,
+    /// The value is bound to its row (the row key is the associated data).
+    bound: bool,
+    /// Stored as base64 text rather than bytes.
+    base64: bool,
+    /// Sealed with a key-version byte in front.
+    versioned: bool,
+    select: &'static str,
+    update: &'static str,
+}
+
+const COLUMNS: [Column; 4] = [
+    Column {
+        kind: "ai_api_keys",
+        purpose: Purpose::AiApiKey,
+        bound: false,
+        base64: false,
+        versioned: false,
+        select: "SELECT user_id, user_id, api_key_enc FROM ai_settings WHERE api_key_enc IS NOT NULL",
+        update: "UPDATE ai_settings SET api_key_enc = $3 WHERE user_id = $1 AND api_key_enc = $2",
+    },
+    Column {
+        kind: "totp_secrets",
+        purpose: Purpose::TotpSecret,
+        bound: false,
+        base64: true,
+        versioned: false,
+        select: "SELECT id, id, convert_to(totp_secret, 'UTF8') FROM users WHERE totp_secret IS NOT NULL",
+        update: "UPDATE users SET totp_secret = convert_from($3, 'UTF8')
+                  WHERE id = $1 AND totp_secret = convert_from($2, 'UTF8')",
+    },
+    Column {
+        kind: "mail_passwords",
+        purpose: Purpose::MailPassword,
+        bound: true,
+        base64: false,
+        versioned: false,
+        select: "SELECT id, user_id, password_enc FROM mail_accounts",
+        update: "UPDATE mail_accounts SET password_enc = $3 WHERE id = $1 AND password_enc = $2",
+    },
+    Column {
+        kind: "cloud_credentials",
+        purpose: Purpose::CloudCredentials,
+        bound: true,
+        base64: false,
+        versioned: true,
+        select: "SELECT id, user_id, credentials_enc FROM cloud_connections",
+        update: "UPDATE cloud_connections SET credentials_enc = $3 WHERE id = $1 AND credentials_enc = $2",
+    },
+];
+
 pub async fn rotate(db: &PgPool, sealer: &Sealer) -> Result<Rotation> {
     let mut report = Rotation::default();
-    let mut tally = |kind, (resealed, unreadable): (u64, u64)| {
-        report.resealed.push((kind, resealed));
-        report.unreadable.push((kind, unreadable));
-    };
-
-    // AI API keys: sealed for the user, not bound to a record.
-    let rows: Vec<(Uuid, Vec<u8>)> = sqlx::query_as(
-        "SELECT user_id, api_key_enc FROM ai_settings WHERE api_key_enc IS NOT NULL",
-    )
-    .fetch_all(db)
-    .await?;
-    let mut n = (0, 0);
-    for (user, sealed) in rows {
-        match reseal(sealer, Purpose::AiApiKey, user, None, &sealed)? {
-            Some(new) => {
-                let done = sqlx::query(
-                    "UPDATE ai_settings SET api_key_enc = $3 WHERE user_id = $1 AND api_key_enc = $2",
-                )
-                .bind(user)
-                .bind(&sealed)
-                .bind(new)
-                .execute(db)
-                .await?;
-                n.0 += done.rows_affected();
+    for column in &COLUMNS {
+        let rows: Vec<(Uuid, Uuid, Vec<u8>)> = sqlx::query_as(column.select).fetch_all(db).await?;
+        let (mut resealed, mut unreadable) = (0, 0);
+        for (key, owner, stored) in rows {
+            match column.reseal(sealer, key, owner, &stored)? {
+                Outcome::Current => {}
+                Outcome::Unreadable => unreadable += 1,
+                Outcome::Resealed(new) => {
+                    let done = sqlx::query(column.update)
+                        .bind(key)
+                        .bind(&stored)
+                        .bind(new)
+                        .execute(db)
+                        .await?;
+                    resealed += done.rows_affected();
+                }
             }
-            None if !sealer.opens_with_current(Purpose::AiApiKey, user, None, &sealed) => n.1 += 1,
-            None => {}
         }
+        report.resealed.push((column.kind, resealed));
+        report.unreadable.push((column.kind, unreadable));
     }
-    tally("ai_api_keys", n);
-
-    // TOTP secrets: base64 text.
-    let rows: Vec<(Uuid, String)> =
-        sqlx::query_as("SELECT id, totp_secret FROM users WHERE totp_secret IS NOT NULL")
-            .fetch_all(db)
-            .await?;
-    let mut n = (0, 0);
-    for (user, stored) in rows {
-        let Ok(sealed) = STANDARD.decode(&stored) else {
-            n.1 += 1;
-            continue;
-        };
-        match reseal(sealer, Purpose::TotpSecret, user, None, &sealed)? {
-            Some(new) => {
-                let done = sqlx::query(
-                    "UPDATE users SET totp_secret = $3 WHERE id = $1 AND totp_secret = $2",
-                )
-                .bind(user)
-                .bind(&stored)
-                .bind(STANDARD.encode(new))
-                .execute(db)
-                .await?;
-                n.0 += done.rows_affected();
-            }
-            None if !sealer.opens_with_current(Purpose::TotpSecret, user, None, &sealed) => {
-                n.1 += 1
-            }
-            None => {}
-        }
-    }
-    tally("totp_secrets", n);
-
-    // Mail account passwords: bound to the account.
-    let rows: Vec<(Uuid, Uuid, Vec<u8>)> =
-        sqlx::query_as("SELECT id, user_id, password_enc FROM mail_accounts")
-            .fetch_all(db)
-            .await?;
-    let mut n = (0, 0);
-    for (id, user, sealed) in rows {
-        match reseal(sealer, Purpose::MailPassword, user, Some(id), &sealed)? {
-            Some(new) => {
-                let done = sqlx::query(
-                    "UPDATE mail_accounts SET password_enc = $3 WHERE id = $1 AND password_enc = $2",
-                )
-                .bind(id)
-                .bind(&sealed)
-                .bind(new)
-                .execute(db)
-                .await?;
-                n.0 += done.rows_affected();
-            }
-            None if !sealer.opens_with_current(Purpose::MailPassword, user, Some(id), &sealed) => {
-                n.1 += 1
-            }
-            None => {}
-        }
-    }
-    tally("mail_passwords", n);
-
-    // Cloud credentials: versioned (the first byte names the key).
-    let rows: Vec<(Uuid, Uuid, Vec<u8>)> =
-        sqlx::query_as("SELECT id, user_id, credentials_enc FROM cloud_connections")
-            .fetch_all(db)
-            .await?;
-    let mut n = (0, 0);
-    for (id, user, sealed) in rows {
-        if sealer.is_current(&sealed)
-            && sealer
-                .open_versioned(Purpose::CloudCredentials, user, id, &sealed)
-                .is_ok()
-        {
-            continue;
-        }
-        let Ok(plain) = sealer.open_versioned(Purpose::CloudCredentials, user, id, &sealed) else {
-            n.1 += 1;
-            continue;
-        };
-        let new = sealer.seal_versioned(Purpose::CloudCredentials, user, id, &plain)?;
-        let done = sqlx::query(
-            "UPDATE cloud_connections SET credentials_enc = $3 WHERE id = $1 AND credentials_enc = $2",
-        )
-        .bind(id)
-        .bind(&sealed)
-        .bind(new)
-        .execute(db)
-        .await?;
-        n.0 += done.rows_affected();
-    }
-    tally("cloud_credentials", n);
     Ok(report)
 }
 
-/// The value sealed again under the current key, or `None` if it needs no change (it opens
-/// with the current key) or cannot be opened at all.
-fn reseal(
-    sealer: &Sealer,
-    purpose: Purpose,
-    owner: Uuid,
-    bound: Option<Uuid>,
-    sealed: &[u8],
-) -> Result<Option<Vec<u8>>> {
-    if sealer.opens_with_current(purpose, owner, bound, sealed) {
-        return Ok(None);
-    }
-    match sealer.open_bound(purpose, owner, bound, sealed) {
-        Ok(plain) => Ok(Some(sealer.seal_bound(purpose, owner, bound, &plain)?)),
-        Err(_) => Ok(None),
+enum Outcome {
+    /// Sealed under the current key already.
+    Current,
+    /// Opens with neither key.
+    Unreadable,
+    /// The stored form of the value sealed again under the current key.
+    Resealed(Vec<u8>),
+}
+
+impl Column {
+    fn reseal(&self, sealer: &Sealer, key: Uuid, owner: Uuid, stored: &[u8]) -> Result<Outcome> {
+        let sealed = if self.base64 {
+            match STANDARD.decode(stored) {
+                Ok(s) => s,
+                Err(_) => return Ok(Outcome::Unreadable),
+            }
+        } else {
+            stored.to_vec()
+        };
+        let bound = self.bound.then_some(key);
+        let (current, opened) = if self.versioned {
+            let opened = sealer.open_versioned(self.purpose, owner, key, &sealed);
+            (sealer.is_current(&sealed) && opened.is_ok(), opened)
+        } else {
+            (
+                sealer.opens_with_current(self.purpose, owner, bound, &sealed),
+                sealer.open_bound(self.purpose, owner, bound, &sealed),
+            )
+        };
+        let Ok(plain) = opened else {
+            return Ok(Outcome::Unreadable);
+        };
+        if current {
+            return Ok(Outcome::Current);
+        }
+        let new = if self.versioned {
+            sealer.seal_versioned(self.purpose, owner, key, &plain)?
+        } else {
+            sealer.seal_bound(self.purpose, owner, bound, &plain)?
+        };
+        Ok(Outcome::Resealed(if self.base64 {
+            STANDARD.encode(new).into_bytes()
+        } else {
+            new
+        }))
     }
 }
