@@ -129,7 +129,12 @@ impl Drop for DavServer {
 
 pub async fn app_allowing_private() -> TestApp {
     TestApp::spawn_with(Options {
-        env: vec![("CLOUD_ALLOW_PRIVATE_ENDPOINTS", "true".into())],
+        env: vec![
+            ("CLOUD_ALLOW_PRIVATE_ENDPOINTS", "true".into()),
+            // Retries come due at once, so a test sees a job through to its end.
+            ("JOB_RETRY_BASE_MS", "10".into()),
+            ("JOB_MAX_ATTEMPTS", "2".into()),
+        ],
         ..Options::default()
     })
     .await
@@ -587,6 +592,15 @@ async fn a_server_that_is_down_stores_nothing_and_says_so() {
         .await
         .unwrap();
     assert_eq!(resp.status(), 503);
+    // Its processing cannot fetch it: the document says why, in words.
+    app.process_all().await;
+    let (_, doc) = app.get_json(&format!("/api/documents/{kept}")).await;
+    assert_eq!(doc["status"], "failed", "{doc}");
+    let error = doc["error"].as_str().unwrap_or("");
+    assert!(
+        error.contains("your cloud storage could not be reached: My cloud"),
+        "{error}"
+    );
     let (_, tested) = app
         .send_json(
             Method::POST,

@@ -69,6 +69,18 @@ impl From<crate::Error> for JobError {
                 dependency: Dependency::ObjectStore,
                 ..
             } => Self::internal("the storage could not be reached", e.chain()),
+            // The owner's own server: they can act on the reason (it names the connection and
+            // what went wrong, never a credential).
+            crate::Error::Unavailable {
+                dependency: Dependency::CloudStorage,
+                source,
+            } => Self::transient(format!(
+                "your cloud storage could not be reached: {source:#}"
+            )),
+            crate::Error::Conflict {
+                code: "cloud_credentials_refused" | "cloud_storage_refused",
+                message,
+            } => Self::transient(message),
             crate::Error::Unavailable { .. } => {
                 Self::internal("a service DocuVault needs was unavailable", e.chain())
             }
