@@ -28,11 +28,6 @@ fn backoff(attempt: i32) -> Duration {
     Duration::from_secs(30 * 2u64.pow(exp)).min(Duration::from_secs(3600))
 }
 
-/// What a copy found: the locator of the new copy, and whether it matches the source.
-struct Copied {
-    locator: String,
-}
-
 impl Worker {
     /// Makes every move that is due, one after another; how many it finished or gave up.
     pub async fn run_due_moves(&self) -> crate::Result<usize> {
@@ -74,7 +69,7 @@ impl Worker {
             }
         };
         let outcome = match copied {
-            Ok(c) => match q::switch(db, &mv, &c.locator).await {
+            Ok(locator) => match q::switch(db, &mv, &locator).await {
                 Ok(Switched::Done) => Ok(()),
                 Ok(Switched::Lost) => return,
                 Ok(Switched::OverQuota) => Err(Error::conflict(
@@ -92,8 +87,8 @@ impl Worker {
     }
 
     /// Copies the document to the move's target, hashing the source as it passes, then reads
-    /// the copy back and checks it has the same size and hash.
-    async fn copy(&self, mv: &TakenMove) -> crate::Result<Copied> {
+    /// the copy back and checks it has the same size and hash; the copy's locator.
+    async fn copy(&self, mv: &TakenMove) -> crate::Result<String> {
         let storage = &self.pipeline.storage;
         let source = storage.get_stream(&mv.from_locator).await?;
         let (body, seen) = hashing(source);
@@ -138,7 +133,7 @@ impl Worker {
                 anyhow::anyhow!("the copy read back differs from the document"),
             ));
         }
-        Ok(Copied { locator })
+        Ok(locator)
     }
 
     async fn after_switch(&self, mv: &TakenMove) {

@@ -110,6 +110,17 @@ impl Vault {
                 format!("at most {MAX_CONNECTIONS} cloud connections per account"),
             ));
         }
+        // Checked before it is saved: a connection that does not work is not one.
+        self.storage
+            .drive_for(
+                provider,
+                &url,
+                username,
+                crate::Secret::new(input.password.clone()),
+            )?
+            .check()
+            .await
+            .map_err(|e| invalid("cloud_connection_failed", connection_failure(&e)))?;
         let id = Uuid::new_v4();
         let sealed = self.storage.seal(
             owner,
@@ -127,25 +138,6 @@ impl Vault {
             username: Some(username),
             credentials_enc: &sealed,
         };
-        // Checked before it is saved: a connection that does not work is not one.
-        let probe = ConnectionRow {
-            id,
-            user_id: owner,
-            provider: provider.to_owned(),
-            display_name: display_name.to_owned(),
-            endpoint: url.to_string(),
-            username: Some(username.to_owned()),
-            credentials_enc: sealed.clone(),
-            status: "active".into(),
-            last_error: None,
-            checked_at: chrono::Utc::now(),
-            created_at: chrono::Utc::now(),
-        };
-        self.storage
-            .drive_of(&probe)?
-            .check()
-            .await
-            .map_err(|e| invalid("cloud_connection_failed", connection_failure(&e)))?;
         let row = q::insert(&self.db, &new).await?;
         self.audit_cloud(owner, ip, "cloud_connected", &row).await;
         tracing::info!(connection_id = %row.id, provider, "cloud storage connected");

@@ -128,15 +128,30 @@ impl Storage {
             .map_err(|e| anyhow::anyhow!("connection {}: {e}", row.id))?;
         let creds: Credentials = serde_json::from_slice(&opened).map_err(anyhow::Error::from)?;
         let endpoint = Url::parse(&row.endpoint).map_err(anyhow::Error::from)?;
+        self.drive_for(
+            &row.provider,
+            &endpoint,
+            row.username.as_deref().unwrap_or_default(),
+            Secret::new(creds.password),
+        )
+    }
+
+    /// The drive for what a person entered (a connection not saved yet is checked with it).
+    pub fn drive_for(
+        &self,
+        provider: &str,
+        endpoint: &Url,
+        username: &str,
+        password: Secret<String>,
+    ) -> Result<Box<dyn CloudDrive>> {
         let http = if self.allow_private {
             self.http.clone()
         } else {
             self.public_http.clone()
         };
-        let username = row.username.clone().unwrap_or_default();
-        let root = match row.provider.as_str() {
-            "webdav" => endpoint,
-            "nextcloud" => webdav::nextcloud_root(&endpoint, &username)?,
+        let root = match provider {
+            "webdav" => endpoint.clone(),
+            "nextcloud" => webdav::nextcloud_root(endpoint, username)?,
             other => {
                 return Err(Error::conflict(
                     "cloud_provider_unavailable",
@@ -144,12 +159,7 @@ impl Storage {
                 ));
             }
         };
-        Ok(Box::new(WebDav::new(
-            http,
-            &root,
-            &username,
-            Secret::new(creds.password),
-        )))
+        Ok(Box::new(WebDav::new(http, &root, username, password)))
     }
 
     /// The drive of a connection named by a locator.

@@ -103,7 +103,7 @@ impl WebDav {
             let with_slash = format!("{}/", url.path());
             url.set_path(&with_slash);
             let resp = self
-                .request(Method::from_bytes(b"MKCOL").unwrap_or(Method::PUT), url)
+                .request(dav_method(b"MKCOL")?, url)
                 .send()
                 .await
                 .map_err(unreachable)?;
@@ -227,10 +227,7 @@ impl CloudDrive for WebDav {
 
     async fn check(&self) -> Result<(), DriveError> {
         let resp = self
-            .request(
-                Method::from_bytes(b"PROPFIND").unwrap_or(Method::OPTIONS),
-                self.root.clone(),
-            )
+            .request(dav_method(b"PROPFIND")?, self.root.clone())
             .header("Depth", "0")
             .header(reqwest::header::CONTENT_TYPE, "application/xml")
             .body(r#"<?xml version="1.0"?><d:propfind xmlns:d="DAV:"><d:prop><d:resourcetype/></d:prop></d:propfind>"#)
@@ -259,6 +256,11 @@ pub fn client_builder() -> reqwest::ClientBuilder {
         .user_agent(concat!("DocuVault/", env!("CARGO_PKG_VERSION")))
         .redirect(reqwest::redirect::Policy::none())
         .no_proxy()
+}
+
+/// A WebDAV verb (valid tokens, so this never fails; no fallback to another verb).
+fn dav_method(name: &'static [u8]) -> Result<Method, DriveError> {
+    Method::from_bytes(name).map_err(|e| DriveError::Refused(format!("HTTP method: {e}")))
 }
 
 fn unreachable(e: reqwest::Error) -> DriveError {
