@@ -88,6 +88,7 @@ fn api_routes(upload_limit: usize) -> OpenApiRouter<AppState> {
         .merge(routes::tokens::router())
         .merge(routes::mail::router())
         .merge(routes::cloud::router())
+        .merge(routes::cloud_oauth::router())
         .merge(routes::admin::router())
         .merge(routes::settings::router())
         .merge(routes::health::router())

@@ -56,6 +56,24 @@ pub struct CloudConfig {
     /// Users may connect servers on private and loopback addresses
     /// (`CLOUD_ALLOW_PRIVATE_ENDPOINTS`; a family's Nextcloud on the LAN).
     pub allow_private: bool,
+    /// OneDrive sign-in, when the operator registered DocuVault with Microsoft (`ONEDRIVE_*`).
+    pub onedrive: Option<OAuthProviderConfig>,
+    /// Google Drive sign-in, when the operator registered DocuVault with Google (`GDRIVE_*`).
+    pub gdrive: Option<OAuthProviderConfig>,
+}
+
+/// DocuVault registered as an OAuth client with a cloud provider, and where the provider's
+/// endpoints are (configurable so tests and sovereign clouds can point them elsewhere).
+#[derive(Debug, Clone)]
+pub struct OAuthProviderConfig {
+    pub client_id: String,
+    pub client_secret: Option<Secret<String>>,
+    /// The authorization endpoint the browser is sent to.
+    pub auth_url: Url,
+    /// The token endpoint (code and refresh-token grants).
+    pub token_url: Url,
+    /// The API's base: Microsoft Graph's `…/v1.0`, or `https://www.googleapis.com`.
+    pub api_url: Url,
 }
 
 /// Mail ingest: how often the workers look into connected mailboxes, and which servers users
@@ -409,6 +427,8 @@ impl Config {
         Ok(Self {
             cloud: CloudConfig {
                 allow_private: env.parse_or("CLOUD_ALLOW_PRIVATE_ENDPOINTS", false)?,
+                onedrive: oauth_provider_config(&env, &ONEDRIVE_VARS)?,
+                gdrive: oauth_provider_config(&env, &GDRIVE_VARS)?,
             },
             secret_key_previous: secret_key_previous.map(Secret::new),
             mail_ingest,
@@ -503,6 +523,69 @@ fn auth_config(env: &Env<'_>) -> Result<AuthConfig, ConfigError> {
         }
     }
     Ok(auth)
+}
+
+/// The settings of one OAuth provider: `*_CLIENT_ID` turns it on; `*_CLIENT_SECRET` is
+/// optional (a public client with PKCE needs none); `*_AUTH_URL`, `*_TOKEN_URL` and `*_API_URL`
+/// default to the provider's own.
+struct OAuthVars {
+    client_id: &'static str,
+    client_secret: &'static str,
+    /// (variable, default) for the authorization, token and API URLs.
+    urls: [(&'static str, &'static str); 3],
+}
+
+const ONEDRIVE_VARS: OAuthVars = OAuthVars {
+    client_id: "ONEDRIVE_CLIENT_ID",
+    client_secret: "ONEDRIVE_CLIENT_SECRET",
+    urls: [
+        (
+            "ONEDRIVE_AUTH_URL",
+            "https://login.microsoftonline.com/common/oauth2/v2.0/authorize",
+        ),
+        (
+            "ONEDRIVE_TOKEN_URL",
+            "https://login.microsoftonline.com/common/oauth2/v2.0/token",
+        ),
+        ("ONEDRIVE_API_URL", "https://graph.microsoft.com/v1.0"),
+    ],
+};
+
+const GDRIVE_VARS: OAuthVars = OAuthVars {
+    client_id: "GDRIVE_CLIENT_ID",
+    client_secret: "GDRIVE_CLIENT_SECRET",
+    urls: [
+        (
+            "GDRIVE_AUTH_URL",
+            "https://accounts.google.com/o/oauth2/v2/auth",
+        ),
+        ("GDRIVE_TOKEN_URL", "https://oauth2.googleapis.com/token"),
+        ("GDRIVE_API_URL", "https://www.googleapis.com"),
+    ],
+};
+
+fn oauth_provider_config(
+    env: &Env<'_>,
+    vars: &OAuthVars,
+) -> Result<Option<OAuthProviderConfig>, ConfigError> {
+    let Some(client_id) = env.optional(vars.client_id).map(|c| c.trim().to_owned()) else {
+        return Ok(None);
+    };
+    let url = |(name, default): (&'static str, &str)| -> Result<Url, ConfigError> {
+        let raw = env.optional(name).unwrap_or_else(|| default.to_owned());
+        Url::parse(raw.trim())
+            .ok()
+            .filter(|u| matches!(u.scheme(), "http" | "https") && u.fragment().is_none())
+            .ok_or_else(|| env.problem(name, "must be an http(s) URL"))
+    };
+    let [auth, token, api] = vars.urls;
+    Ok(Some(OAuthProviderConfig {
+        client_id,
+        client_secret: env.optional(vars.client_secret).map(Secret::new),
+        auth_url: url(auth)?,
+        token_url: url(token)?,
+        api_url: url(api)?,
+    }))
 }
 
 fn oidc_config(env: &Env<'_>) -> Result<Option<OidcConfig>, ConfigError> {

@@ -4,6 +4,7 @@
 pub mod admin;
 pub mod auth;
 pub mod cloud;
+pub mod cloud_oauth;
 pub mod documents;
 pub mod events;
 pub mod folders;

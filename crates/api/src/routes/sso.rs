@@ -87,7 +87,7 @@ fn state_cookie(state: &AppState, value: &str, max_age: u64) -> Option<HeaderVal
     .ok()
 }
 
-fn see_other(location: &str) -> Response {
+pub(crate) fn see_other(location: &str) -> Response {
     let mut resp = StatusCode::SEE_OTHER.into_response();
     if let Ok(v) = HeaderValue::from_str(location) {
         resp.headers_mut().insert(header::LOCATION, v);
@@ -192,7 +192,7 @@ async fn sso_callback(
 }
 
 /// The `code` of an error answer (snake_case, safe in a URL).
-async fn error_code(resp: Response) -> String {
+pub(crate) async fn error_code(resp: Response) -> String {
     let body = axum::body::to_bytes(resp.into_body(), 64 * 1024)
         .await
         .unwrap_or_default();

@@ -162,7 +162,7 @@ async fn quota_used(app: &TestApp) -> i64 {
         .expect("quota")
 }
 
-async fn download(app: &TestApp, id: &str) -> Vec<u8> {
+pub async fn download(app: &TestApp, id: &str) -> Vec<u8> {
     let (status, link) = app.get_json(&format!("/api/documents/{id}/download")).await;
     assert_eq!(status, 200, "{link}");
     let url = link["url"].as_str().expect("url");

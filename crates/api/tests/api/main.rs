@@ -7,6 +7,7 @@ mod ai_assignment;
 mod auth;
 mod classifier;
 mod cloud;
+mod cloud_oauth;
 mod documents;
 mod editing;
 mod errors;

@@ -51,13 +51,16 @@ pub struct NewConnection<'a> {
     pub endpoint: &'a str,
     pub username: Option<&'a str>,
     pub credentials_enc: &'a [u8],
+    /// When the sealed access token runs out (OAuth connections).
+    pub token_expires_at: Option<DateTime<Utc>>,
 }
 
 pub async fn insert(db: impl PgExecutor<'_>, new: &NewConnection<'_>) -> Result<ConnectionRow> {
     let sql = format!(
         "INSERT INTO cloud_connections AS c
-                (id, user_id, provider, display_name, endpoint, username, credentials_enc)
-         VALUES ($1, $2, $3, $4, $5, $6, $7)
+                (id, user_id, provider, display_name, endpoint, username, credentials_enc,
+                 token_expires_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
          RETURNING {COLUMNS}"
     );
     Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
@@ -68,6 +71,7 @@ pub async fn insert(db: impl PgExecutor<'_>, new: &NewConnection<'_>) -> Result<
         .bind(new.endpoint)
         .bind(new.username)
         .bind(new.credentials_enc)
+        .bind(new.token_expires_at)
         .fetch_one(db)
         .await?)
 }
@@ -106,6 +110,54 @@ pub async fn get_any(db: impl PgExecutor<'_>, id: Uuid) -> Result<Option<Connect
         .bind(id)
         .fetch_optional(db)
         .await?)
+}
+
+/// The connection, locked until the transaction ends (one token refresh at a time, across
+/// processes: a provider that rotates refresh tokens accepts each one once).
+pub async fn lock(db: &mut sqlx::PgConnection, id: Uuid) -> Result<Option<ConnectionRow>> {
+    let sql = format!("SELECT {COLUMNS} FROM cloud_connections c WHERE c.id = $1 FOR UPDATE");
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(id)
+        .fetch_optional(db)
+        .await?)
+}
+
+/// Stores new sealed tokens (a refresh, or the owner signing in again): the connection works.
+pub async fn set_tokens(
+    db: &mut sqlx::PgConnection,
+    id: Uuid,
+    credentials_enc: &[u8],
+    expires_at: DateTime<Utc>,
+) -> Result<()> {
+    sqlx::query(
+        "UPDATE cloud_connections
+            SET credentials_enc = $2, token_expires_at = $3, status = 'active',
+                last_error = NULL, checked_at = now()
+          WHERE id = $1",
+    )
+    .bind(id)
+    .bind(credentials_enc)
+    .bind(expires_at)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// OAuth connections whose access token runs out within `within` (and that still work: one in
+/// `error` waits for its owner to sign in again).
+pub async fn tokens_expiring(
+    db: impl PgExecutor<'_>,
+    within: std::time::Duration,
+) -> Result<Vec<Uuid>> {
+    Ok(sqlx::query_scalar(
+        "SELECT id FROM cloud_connections
+          WHERE token_expires_at < now() + make_interval(secs => $1) AND status = 'active'
+          ORDER BY token_expires_at
+          LIMIT 100",
+    )
+    .bind(within.as_secs_f64())
+    .fetch_all(db)
+    .await?)
 }
 
 /// Records how the connection last answered: `active` (and no error), or `error` with why.

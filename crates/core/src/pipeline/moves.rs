@@ -110,7 +110,13 @@ impl Worker {
                     .into());
                 };
                 storage
-                    .put_cloud(connection, path, &mv.content_type, body)
+                    .put_cloud(
+                        connection,
+                        path,
+                        &mv.content_type,
+                        body,
+                        u64::try_from(mv.size_bytes).ok(),
+                    )
                     .await?
             }
         };

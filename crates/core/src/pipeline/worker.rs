@@ -63,6 +63,10 @@ async fn read_mail_until(vault: crate::services::Vault, stop: CancellationToken)
 
 /// How often the sweeper looks for due jobs.
 const SWEEP_INTERVAL: Duration = Duration::from_secs(2);
+/// OneDrive and Google Drive tokens are renewed when they run out within this (they last an
+/// hour), checked every minute.
+const RENEW_TOKENS_AHEAD: Duration = Duration::from_secs(600);
+const RENEW_TOKENS_EVERY: Duration = Duration::from_secs(60);
 /// How many orphaned objects one clean-up deletes.
 const CLEANUP_BATCH: i64 = 100;
 /// How long a clean-up holds the keys it took before another worker may take them.
@@ -187,7 +191,7 @@ impl Worker {
                 Arc::clone(&store),
                 db.clone(),
                 Sealer::from_config(config),
-                config.cloud.allow_private,
+                config,
             )?,
             db,
             store,
@@ -254,6 +258,11 @@ impl Worker {
             let me = self.clone();
             let stop = shutdown.clone();
             tokio::spawn(async move { me.move_until(stop).await })
+        };
+        let renewer = {
+            let storage = self.pipeline.storage.clone();
+            let stop = shutdown.clone();
+            tokio::spawn(async move { renew_tokens_until(storage, stop).await })
         };
         let mail = self.services.clone().map(|vault| {
             let stop = shutdown.clone();
@@ -327,6 +336,7 @@ impl Worker {
         sweeper.abort();
         // A move cut off here is taken up again after its lease (see `moves`).
         mover.abort();
+        renewer.abort();
         if let Some(mail) = mail {
             mail.abort();
         }
@@ -339,6 +349,10 @@ impl Worker {
     pub async fn run_until_idle(&self) -> crate::Result<RunStats> {
         let mut stats = RunStats::default();
         loop {
+            self.pipeline
+                .storage
+                .refresh_expiring(RENEW_TOKENS_AHEAD)
+                .await?;
             self.run_due_moves().await?;
             self.sweep(self.pipeline.config.visibility).await?;
             let mut worked = false;
@@ -593,5 +607,19 @@ impl Worker {
             }
         }
         Ok(ids.len())
+    }
+}
+
+/// Renews cloud connections' OAuth tokens before they run out, so a request or a job rarely
+/// meets an expired one (a drive renews one that expired anyway).
+async fn renew_tokens_until(storage: crate::storage::Storage, stop: CancellationToken) {
+    loop {
+        if let Err(e) = storage.refresh_expiring(RENEW_TOKENS_AHEAD).await {
+            tracing::warn!(error = %e.chain(), "cannot renew cloud tokens; retrying");
+        }
+        tokio::select! {
+            () = stop.cancelled() => return,
+            () = tokio::time::sleep(RENEW_TOKENS_EVERY) => {}
+        }
     }
 }

@@ -69,8 +69,8 @@ impl Vault {
             p @ ("webdav" | "nextcloud") => p,
             "onedrive" | "gdrive" => {
                 return Err(invalid(
-                    "cloud_provider_unavailable",
-                    "OneDrive and Google Drive cannot be connected in this version yet; WebDAV and Nextcloud can",
+                    "cloud_provider_needs_sign_in",
+                    "OneDrive and Google Drive are connected by signing in: POST /api/cloud-connections/oauth/start",
                 ));
             }
             _ => {
@@ -80,16 +80,7 @@ impl Vault {
                 ));
             }
         };
-        let display_name = input.display_name.trim();
-        if display_name.is_empty()
-            || display_name.chars().count() > 100
-            || display_name.chars().any(char::is_control)
-        {
-            return Err(invalid(
-                "invalid_display_name",
-                "the name has 1 to 100 characters",
-            ));
-        }
+        let display_name = display_name_of(&input.display_name)?;
         let url = self.cloud_url(input.url.trim())?;
         let username = input.username.trim();
         if username.is_empty() || username.len() > 320 || username.chars().any(char::is_control) {
@@ -104,12 +95,7 @@ impl Vault {
                 "the password (an app password for Nextcloud) has 1 to 1024 characters",
             ));
         }
-        if q::list(&self.db, owner).await?.len() as i64 >= MAX_CONNECTIONS {
-            return Err(Error::conflict(
-                "too_many_connections",
-                format!("at most {MAX_CONNECTIONS} cloud connections per account"),
-            ));
-        }
+        self.room_for_connection(owner).await?;
         // Checked before it is saved: a connection that does not work is not one.
         self.storage
             .drive_for(
@@ -126,7 +112,8 @@ impl Vault {
             owner,
             id,
             &Credentials {
-                password: input.password,
+                password: Some(input.password),
+                oauth: None,
             },
         )?;
         let new = NewConnection {
@@ -137,11 +124,23 @@ impl Vault {
             endpoint: url.as_str(),
             username: Some(username),
             credentials_enc: &sealed,
+            token_expires_at: None,
         };
         let row = q::insert(&self.db, &new).await?;
         self.audit_cloud(owner, ip, "cloud_connected", &row).await;
         tracing::info!(connection_id = %row.id, provider, "cloud storage connected");
         Ok(row)
+    }
+
+    /// Refuses an eleventh connection.
+    pub(super) async fn room_for_connection(&self, owner: Uuid) -> Result<()> {
+        if q::list(&self.db, owner).await?.len() as i64 >= MAX_CONNECTIONS {
+            return Err(Error::conflict(
+                "too_many_connections",
+                format!("at most {MAX_CONNECTIONS} cloud connections per account"),
+            ));
+        }
+        Ok(())
     }
 
     /// A server URL a user may connect: http(s), no credentials or fragment in it, and on a
@@ -319,7 +318,7 @@ impl Vault {
         Ok(asked)
     }
 
-    async fn audit_cloud(
+    pub(super) async fn audit_cloud(
         &self,
         owner: Uuid,
         ip: Option<std::net::IpAddr>,
@@ -352,7 +351,19 @@ fn in_use(kept: i64) -> Error {
 }
 
 /// Why a connection did not work, in words for its owner.
-fn connection_failure(e: &crate::storage::DriveError) -> String {
+/// A connection's name as entered: 1 to 100 characters, no control characters.
+pub(super) fn display_name_of(raw: &str) -> Result<&str> {
+    let name = raw.trim();
+    if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
+        return Err(invalid(
+            "invalid_display_name",
+            "the name has 1 to 100 characters",
+        ));
+    }
+    Ok(name)
+}
+
+pub(super) fn connection_failure(e: &crate::storage::DriveError) -> String {
     use crate::storage::DriveError;
     match e {
         DriveError::Credentials => "the server refused the user name or password".into(),

@@ -140,7 +140,7 @@ impl Vault {
                 cleanup::schedule(&self.db, &locator, ORPHAN_AFTER).await?;
                 let (found_by, size) = self
                     .storage
-                    .put_cloud(connection, &path, kind.mime(), limited)
+                    .put_cloud(connection, &path, kind.mime(), limited, None)
                     .await?;
                 (ObjectKey::from_stored(found_by), size)
             }

@@ -5,6 +5,7 @@ pub mod accounts;
 pub mod admin;
 pub mod api_tokens;
 pub mod cloud;
+pub mod cloud_oauth;
 pub mod documents;
 pub mod folders;
 pub mod mail_accounts;
@@ -92,7 +93,7 @@ impl Vault {
                 Arc::clone(&store),
                 db.clone(),
                 sealer.clone(),
-                config.cloud.allow_private,
+                config,
             )?,
             passwords: Passwords::new(),
             tokens: TokenKeys::new(&sealer, config.auth.access_ttl),

@@ -1,10 +1,14 @@
 //! Where document bytes are kept. DocuVault's own store is any S3-compatible store (MinIO,
 //! SeaweedFS, AWS) behind [`ObjectStore`], picked from config; a person's own cloud (WebDAV,
-//! Nextcloud) is a [`CloudDrive`], one per connection. [`Storage`] (the registry) takes a
+//! Nextcloud, OneDrive, Google Drive) is a [`CloudDrive`], one per connection. [`Storage`] (the registry) takes a
 //! document's locator and goes to the backend that holds it (see [`Location`]).
 
+pub mod gdrive;
+pub mod oauth;
+pub mod onedrive;
 mod registry;
 mod s3;
+mod tokens;
 pub mod webdav;
 
 use std::time::Duration;
@@ -15,6 +19,7 @@ use url::Url;
 
 pub use registry::{Credentials, Location, Storage};
 pub use s3::S3Store;
+pub use tokens::Fresh;
 
 use crate::Result;
 use docuvault_domain::ObjectKey;
@@ -140,6 +145,9 @@ pub enum DriveError {
     /// The body being stored failed (too large, a broken upload): passed through unchanged.
     #[error(transparent)]
     Body(crate::Error),
+    /// Something of ours failed on the way (the database while renewing a token).
+    #[error(transparent)]
+    Other(crate::Error),
 }
 
 impl From<DriveError> for crate::Error {
@@ -155,7 +163,7 @@ impl From<DriveError> for crate::Error {
             ),
             DriveError::Refused(reason) => Self::conflict("cloud_storage_refused", reason),
             DriveError::NotFound => Self::NotFound("stored file"),
-            DriveError::Body(e) => e,
+            DriveError::Body(e) | DriveError::Other(e) => e,
         }
     }
 }
@@ -163,14 +171,17 @@ impl From<DriveError> for crate::Error {
 /// A person's own cloud storage (one connection): files addressed by a path under its root.
 #[async_trait::async_trait]
 pub trait CloudDrive: Send + Sync + std::fmt::Debug {
-    /// Stores `body` at `path` (making the folders on the way), streamed; returns the locator
-    /// the file is found by from now on (the path itself for WebDAV; a provider's item id
-    /// elsewhere) and the number of bytes stored. On error nothing is left at `path`.
+    /// Stores `body` at `path` (making the folders on the way), streamed, replacing what was
+    /// there; `size` when the caller knows it. Returns the locator the file is found by from
+    /// now on (every drive here returns `path` itself: a retried upload then replaces its own
+    /// file, and the clean-up list, keyed by locator, finds it) and the number of bytes stored.
+    /// On error nothing is left at `path`.
     async fn put_stream(
         &self,
         path: &str,
         content_type: &str,
         body: ByteStream<'_>,
+        size: Option<u64>,
     ) -> Result<(String, u64), DriveError>;
 
     /// Streams the file found by `locator`.
@@ -187,6 +198,23 @@ pub trait CloudDrive: Send + Sync + std::fmt::Debug {
     /// Removes the file; one that is not there is not an error.
     async fn delete(&self, locator: &str) -> Result<(), DriveError>;
 
-    /// Checks that the server answers, the credentials work and the root folder is there.
-    async fn check(&self) -> Result<(), DriveError>;
+    /// Checks that the server answers, the credentials work and the root folder is there;
+    /// the account's name at the provider, when it says one.
+    async fn check(&self) -> Result<Option<String>, DriveError>;
+}
+
+/// Reads a whole answer's body, refusing one longer than `max` bytes (small JSON answers).
+pub async fn read_limited(resp: reqwest::Response, max: usize) -> Result<Vec<u8>, DriveError> {
+    let mut body = Vec::new();
+    let mut stream = resp.bytes_stream();
+    while let Some(chunk) = futures::StreamExt::next(&mut stream).await {
+        let chunk = chunk.map_err(|e| DriveError::Unreachable(e.without_url().to_string()))?;
+        if body.len() + chunk.len() > max {
+            return Err(DriveError::Refused(format!(
+                "the provider's answer is longer than {max} bytes"
+            )));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
 }

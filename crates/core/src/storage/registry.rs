@@ -12,6 +12,10 @@ use futures::StreamExt;
 use url::Url;
 use uuid::Uuid;
 
+use super::gdrive::GDrive;
+use super::oauth::{Api, OAuthApp, Provider, Tokens};
+use super::onedrive::OneDrive;
+use super::tokens::ConnectionTokens;
 use super::webdav::{self, WebDav};
 use super::{ByteStream, CloudDrive, DriveError, ObjectStore};
 use crate::ai::egress;
@@ -63,23 +67,30 @@ impl<'a> Location<'a> {
     }
 }
 
-/// What a connection's credentials are, as sealed (JSON, so other providers' tokens fit).
-#[derive(serde::Serialize, serde::Deserialize)]
+/// What a connection's credentials are, as sealed (JSON): a password (WebDAV, Nextcloud) or
+/// OAuth tokens (OneDrive, Google Drive).
+#[derive(Default, serde::Serialize, serde::Deserialize)]
 pub struct Credentials {
-    pub password: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub oauth: Option<Tokens>,
 }
 
 #[derive(Clone, Debug)]
 pub struct Storage {
     /// DocuVault's own store.
     pub vault: Arc<dyn ObjectStore>,
-    db: PgPool,
+    pub(super) db: PgPool,
     sealer: Sealer,
-    /// For servers on any address (`CLOUD_ALLOW_PRIVATE_ENDPOINTS`).
+    /// For servers on any address (`CLOUD_ALLOW_PRIVATE_ENDPOINTS`), and for the OAuth
+    /// providers' endpoints, which the operator configures.
     http: reqwest::Client,
     /// For everyone else: public addresses only (the egress guard AI endpoints use).
     public_http: reqwest::Client,
     allow_private: bool,
+    /// The OAuth providers the operator set up (OneDrive, Google Drive).
+    oauth: Arc<Vec<OAuthApp>>,
 }
 
 impl Storage {
@@ -87,18 +98,45 @@ impl Storage {
         vault: Arc<dyn ObjectStore>,
         db: PgPool,
         sealer: Sealer,
-        allow_private: bool,
+        config: &crate::Config,
     ) -> anyhow::Result<Self> {
+        let http = webdav::client_builder().build()?;
+        // Where the providers send the browser back after signing in.
+        let callback = config
+            .auth
+            .public_url
+            .join("/api/cloud-connections/oauth/callback")?;
+        let oauth = [
+            (Provider::OneDrive, &config.cloud.onedrive),
+            (Provider::GDrive, &config.cloud.gdrive),
+        ]
+        .into_iter()
+        .filter_map(|(p, c)| {
+            c.clone()
+                .map(|c| OAuthApp::new(p, c, callback.clone(), http.clone()))
+        })
+        .collect();
         Ok(Self {
             vault,
             db,
             sealer,
-            http: webdav::client_builder().build()?,
             public_http: webdav::client_builder()
                 .dns_resolver(Arc::new(egress::PublicOnly))
                 .build()?,
-            allow_private,
+            http,
+            allow_private: config.cloud.allow_private,
+            oauth: Arc::new(oauth),
         })
+    }
+
+    /// The provider's OAuth client, if the operator set it up.
+    pub fn oauth_app(&self, provider: Provider) -> Option<&OAuthApp> {
+        self.oauth.iter().find(|a| a.provider == provider)
+    }
+
+    /// The OAuth providers people can connect here.
+    pub fn oauth_providers(&self) -> Vec<Provider> {
+        self.oauth.iter().map(|a| a.provider).collect()
     }
 
     /// Whether a user may connect a server at `url` (the host written in it; names are checked
@@ -115,8 +153,8 @@ impl Storage {
             .seal_versioned(Purpose::CloudCredentials, owner, connection, &json)?)
     }
 
-    /// The drive behind a connection row, its credentials opened.
-    pub fn drive_of(&self, row: &ConnectionRow) -> Result<Box<dyn CloudDrive>> {
+    /// A connection's credentials, opened.
+    pub(super) fn open(&self, row: &ConnectionRow) -> Result<Credentials> {
         let opened = self
             .sealer
             .open_versioned(
@@ -126,14 +164,52 @@ impl Storage {
                 &row.credentials_enc,
             )
             .map_err(|e| anyhow::anyhow!("connection {}: {e}", row.id))?;
-        let creds: Credentials = serde_json::from_slice(&opened).map_err(anyhow::Error::from)?;
+        Ok(serde_json::from_slice(&opened).map_err(anyhow::Error::from)?)
+    }
+
+    /// The drive behind a connection row, its credentials opened.
+    pub fn drive_of(&self, row: &ConnectionRow) -> Result<Box<dyn CloudDrive>> {
+        let creds = self.open(row)?;
+        if let Some(provider) = Provider::parse(&row.provider) {
+            let tokens = creds
+                .oauth
+                .ok_or_else(|| anyhow::anyhow!("connection {} has no tokens", row.id))?;
+            let tokens = ConnectionTokens::new(self.clone(), row.id, tokens);
+            return self.oauth_drive(provider, Arc::new(tokens));
+        }
         let endpoint = Url::parse(&row.endpoint).map_err(anyhow::Error::from)?;
         self.drive_for(
             &row.provider,
             &endpoint,
             row.username.as_deref().unwrap_or_default(),
-            Secret::new(creds.password),
+            Secret::new(creds.password.unwrap_or_default()),
         )
+    }
+
+    /// The drive of an OAuth provider, with its tokens.
+    pub fn oauth_drive(
+        &self,
+        provider: Provider,
+        tokens: Arc<dyn super::oauth::AccessToken>,
+    ) -> Result<Box<dyn CloudDrive>> {
+        let app = self.oauth_app(provider).ok_or_else(|| {
+            Error::conflict(
+                "cloud_provider_unavailable",
+                format!(
+                    "{} is not set up on this server any more; ask its operator",
+                    provider.label()
+                ),
+            )
+        })?;
+        let api = Api {
+            http: self.http.clone(),
+            tokens,
+        };
+        let base = app.config.api_url.clone();
+        Ok(match provider {
+            Provider::OneDrive => Box::new(OneDrive::new(api, base)),
+            Provider::GDrive => Box::new(GDrive::new(api, base)),
+        })
     }
 
     /// The drive for what a person entered (a connection not saved yet is checked with it).
@@ -181,9 +257,7 @@ impl Storage {
     ) -> Result<T> {
         let error = match &outcome {
             Ok(_) if row.status == "error" => Some(None),
-            Err(DriveError::Credentials) => Some(Some(
-                "the server refused the user name or password; connect it again".to_owned(),
-            )),
+            Err(DriveError::Credentials) => Some(Some(refused_message(&row.provider))),
             _ => None,
         };
         if let Some(error) = error
@@ -283,6 +357,7 @@ impl Storage {
         path: &str,
         content_type: &str,
         body: ByteStream<'_>,
+        size: Option<u64>,
     ) -> Result<(String, u64)> {
         let (row, drive) = self.drive(connection).await?;
         if row.status == "revoked" {
@@ -291,9 +366,20 @@ impl Storage {
                 format!("{} was disconnected", row.display_name),
             ));
         }
-        let put = drive.put_stream(path, content_type, body).await;
+        let put = drive.put_stream(path, content_type, body, size).await;
         let (found_by, size) = self.observe(&row, put).await?;
         Ok((Location::cloud(connection, &found_by), size))
+    }
+}
+
+/// Why a connection is in `error` after its credentials were refused, in words for its owner.
+pub(super) fn refused_message(provider: &str) -> String {
+    match Provider::parse(provider) {
+        Some(p) => format!(
+            "{} no longer accepts DocuVault's sign-in (it was revoked or has expired); sign in again on the Storage page",
+            p.label()
+        ),
+        None => "the server refused the user name or password; connect it again".to_owned(),
     }
 }
 

@@ -146,6 +146,7 @@ impl CloudDrive for WebDav {
         path: &str,
         content_type: &str,
         body: ByteStream<'_>,
+        _size: Option<u64>,
     ) -> Result<(String, u64), DriveError> {
         self.make_parents(path).await?;
         let url = self.url(path)?;
@@ -225,7 +226,7 @@ impl CloudDrive for WebDav {
         }
     }
 
-    async fn check(&self) -> Result<(), DriveError> {
+    async fn check(&self) -> Result<Option<String>, DriveError> {
         let resp = self
             .request(dav_method(b"PROPFIND")?, self.root.clone())
             .header("Depth", "0")
@@ -235,7 +236,7 @@ impl CloudDrive for WebDav {
             .await
             .map_err(unreachable)?;
         match resp.status() {
-            StatusCode::MULTI_STATUS => Ok(()),
+            StatusCode::MULTI_STATUS => Ok(None),
             StatusCode::NOT_FOUND => Err(DriveError::Refused(
                 "the server has no WebDAV folder at this URL".into(),
             )),
