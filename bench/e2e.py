@@ -49,7 +49,21 @@ def main() -> int:
                             f"127.0.0.1:{dav_port}", "--user", "nas", "--pass", DAV_PASSWORD,
                             "--config", "/dev/null"],
                            stdout=subprocess.DEVNULL, stderr=open(OUT / "webdav.log", "w"))
+    # OneDrive's and Google's sign-in and APIs, played locally; it stops when its stdin closes.
+    cloud = subprocess.Popen(["node", "e2e/cloud-provider.mjs"], cwd=lib.ROOT / "web",
+                             env=dict(os.environ, CLIENT_ID="docuvault-e2e",
+                                      CLIENT_SECRET=OIDC_SECRET, ACCOUNT="ada@example.org"),
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                             stderr=open(OUT / "cloud-provider.log", "w"), text=True)
+    cloud_url = cloud.stdout.readline().strip()
+    oauth = {}
+    for prefix, path, api in [("ONEDRIVE", "onedrive", "/v1.0"), ("GDRIVE", "google", "/google")]:
+        oauth.update({f"{prefix}_CLIENT_ID": "docuvault-e2e", f"{prefix}_CLIENT_SECRET": OIDC_SECRET,
+                      f"{prefix}_AUTH_URL": f"{cloud_url}/{path}/authorize",
+                      f"{prefix}_TOKEN_URL": f"{cloud_url}/{path}/token",
+                      f"{prefix}_API_URL": f"{cloud_url}{api}"})
     server = lib.Process(["serve", "--with-worker"], scratch.env, OUT / "server.log", {
+        **oauth,
         "BIND_ADDR": f"127.0.0.1:{PORT}",
         "PUBLIC_URL": base,
         # Plain http on loopback: the browser must keep the sign-in cookies.
@@ -84,11 +98,18 @@ def main() -> int:
                    IMAP_PASSWORD=scratch.stack["DOCUVAULT_TEST_IMAP_PASSWORD"],
                    IMAP_CA=scratch.stack["DOCUVAULT_TEST_IMAP_CA"],
                    DAV_URL=f"http://127.0.0.1:{dav_port}/", DAV_USER="nas",
-                   DAV_PASSWORD=DAV_PASSWORD, DAV_DIR=str(dav_dir),
+                   DAV_PASSWORD=DAV_PASSWORD, DAV_DIR=str(dav_dir), CLOUD_PROVIDER_URL=cloud_url,
                    CHROMIUM=os.environ.get("CHROMIUM", "/usr/bin/chromium"))
         result = subprocess.run(["node", "e2e/e2e.mjs"], cwd=lib.ROOT / "web", env=env)
         if server.panicked():
             print(f"[e2e] the server panicked; see {OUT / 'server.log'}", flush=True)
+            return 1
+        # No credential reaches the log: the WebDAV password, the tokens the provider issued
+        # (`<provider>-access-…`, `<provider>-refresh-…`), the client secret.
+        logged = (OUT / "server.log").read_text(errors="replace")
+        leaked = [s for s in (DAV_PASSWORD, "-access-", "-refresh-", OIDC_SECRET) if s in logged]
+        if leaked:
+            print(f"[e2e] credentials in {OUT / 'server.log'}: {leaked}", flush=True)
             return 1
         return result.returncode
     finally:
@@ -97,6 +118,8 @@ def main() -> int:
         provider.wait()
         dav.kill()
         dav.wait()
+        cloud.kill()
+        cloud.wait()
         scratch.drop()
 
 

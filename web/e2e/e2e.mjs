@@ -7,7 +7,7 @@
 // Every main page is checked with axe-core (no serious or critical violation), screenshotted at
 // desktop and phone size, and watched for CSP violations and uncaught errors.
 import { execFileSync } from 'node:child_process'
-import { createHmac } from 'node:crypto'
+import { createHash, createHmac } from 'node:crypto'
 import { crc32, deflateRawSync } from 'node:zlib'
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
@@ -681,7 +681,7 @@ try {
   await page.getByLabel('Folder address').fill(process.env.DAV_URL)
   await page.getByLabel('User name').fill(process.env.DAV_USER)
   await page.getByLabel('Password', { exact: true }).fill(process.env.DAV_PASSWORD)
-  await page.getByRole('button', { name: 'Connect' }).click()
+  await page.getByRole('button', { name: 'Connect', exact: true }).click()
   const nas = page.getByTestId('connection-NAS')
   await nas.getByTestId('connection-status').filter({ hasText: 'active' }).waitFor()
   await page.getByLabel('Keep new uploads in').selectOption({ label: 'NAS' })
@@ -720,6 +720,52 @@ try {
   await page.getByRole('button', { name: 'Disconnect NAS' }).click()
   await page.getByTestId('connection-NAS').waitFor({ state: 'detached' })
   log('a WebDAV server connected in the app; an upload kept there, downloaded unchanged, moved back by a worker; disconnected')
+
+  step = 'google drive by signing in'
+  // web/e2e/cloud-provider.mjs plays Google (sign-in, token endpoint, Drive v3): the browser
+  // goes there, consents at once and comes back to DocuVault's callback.
+  const provider = process.env.CLOUD_PROVIDER_URL
+  const providerFiles = async () => (await (await fetch(`${provider}/_control/files`)).json()).gdrive
+  await page.getByRole('button', { name: 'Connect Google Drive' }).click()
+  await page.waitForURL(/\/storage$/)
+  await page.getByText('Connected. Choose it below').waitFor()
+  const drive = page.getByTestId('connection-Google Drive')
+  await drive.getByTestId('connection-status').filter({ hasText: 'active' }).waitFor()
+  await drive.getByText('ada@example.org').waitFor()
+  await page.getByLabel('Keep new uploads in').selectOption({ label: 'Google Drive' })
+  await page.getByTestId('storage-default').filter({ hasText: 'Google Drive' }).waitFor()
+  await page.getByRole('link', { name: 'Documents' }).click()
+  const memo = Buffer.from('Kept in Google Drive: the car insurance renews in March.\n')
+  await page.locator('#file-input').setInputFiles([{ name: 'car.txt', mimeType: 'text/plain', buffer: memo }])
+  await page.getByTestId('upload-car.txt').getByText('uploaded').waitFor()
+  const inDrive = await providerFiles()
+  check(inDrive.length === 1 && inDrive[0].path.startsWith('DocuVault/Unfiled/car ('), `kept in Google Drive as ${JSON.stringify(inDrive)}`)
+  check(inDrive[0]?.sha256 === createHash('sha256').update(memo).digest('hex'), 'the bytes in Google Drive are the uploaded ones')
+  await page.getByRole('link', { name: 'car.txt' }).click()
+  await page.getByTestId('kept-in').filter({ hasText: 'Google Drive' }).waitFor()
+  const [fromDrive] = await Promise.all([
+    page.waitForEvent('download'),
+    page.getByRole('button', { name: 'Download' }).click(),
+  ])
+  check(readFileSync(await fromDrive.path()).equals(memo), 'the download from Google Drive has the uploaded bytes')
+  // The person revokes DocuVault at Google: the page says so and signing in again mends it.
+  await fetch(`${provider}/_control/revoke`, { method: 'POST' })
+  await page.getByRole('link', { name: 'Storage' }).click()
+  await drive.getByRole('button', { name: 'Test' }).click()
+  await drive.getByTestId('connection-status').filter({ hasText: 'error' }).waitFor()
+  await drive.getByText('sign in again on the Storage page').waitFor()
+  await mainPage(page, 'storage-signed-out')
+  await page.getByRole('button', { name: 'Sign in again to Google Drive' }).click()
+  await page.waitForURL(/\/storage$/)
+  await drive.getByTestId('connection-status').filter({ hasText: 'active' }).waitFor()
+  await page.getByLabel('Keep new uploads in').selectOption('vault')
+  await page.getByTestId('storage-default').filter({ hasText: 'DocuVault' }).waitFor()
+  await drive.getByRole('button', { name: 'Move all back to DocuVault' }).click()
+  await drive.getByTestId('connection-documents').filter({ hasText: '0 document' }).waitFor({ timeout: 30000 })
+  check((await providerFiles()).length === 0, 'moved back: nothing left in Google Drive')
+  await page.getByRole('button', { name: 'Disconnect Google Drive' }).click()
+  await drive.waitFor({ state: 'detached' })
+  log('Google Drive connected by signing in; an upload kept there unchanged; a revoked sign-in shown and mended; moved back; disconnected')
 
   step = 'sign out everywhere'
   await page.getByRole('link', { name: 'Account' }).click()

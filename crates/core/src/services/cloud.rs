@@ -106,7 +106,7 @@ impl Vault {
             )?
             .check()
             .await
-            .map_err(|e| invalid("cloud_connection_failed", connection_failure(&e)))?;
+            .map_err(|e| invalid("cloud_connection_failed", connection_failure(provider, &e)))?;
         let id = Uuid::new_v4();
         let sealed = self.storage.seal(
             owner,
@@ -196,7 +196,10 @@ impl Vault {
             .await?
             .ok_or(Error::NotFound("cloud connection"))?;
         let outcome = self.storage.drive_of(&row)?.check().await;
-        let error = outcome.as_ref().err().map(connection_failure);
+        let error = outcome
+            .as_ref()
+            .err()
+            .map(|e| connection_failure(&row.provider, e));
         q::set_status(&self.db, id, error.as_deref()).await?;
         self.cloud_connection(owner, id).await
     }
@@ -363,10 +366,10 @@ pub(super) fn display_name_of(raw: &str) -> Result<&str> {
     Ok(name)
 }
 
-pub(super) fn connection_failure(e: &crate::storage::DriveError) -> String {
+pub(super) fn connection_failure(provider: &str, e: &crate::storage::DriveError) -> String {
     use crate::storage::DriveError;
     match e {
-        DriveError::Credentials => "the server refused the user name or password".into(),
+        DriveError::Credentials => crate::storage::refused_message(provider),
         DriveError::Unreachable(reason) => format!("cannot reach the server: {reason}"),
         other => other.to_string(),
     }

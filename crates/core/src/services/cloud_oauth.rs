@@ -184,7 +184,12 @@ impl Vault {
             .oauth_drive(provider, Arc::new(Fresh(tokens.access_token.clone())))?
             .check()
             .await
-            .map_err(|e| invalid("cloud_connection_failed", connection_failure(&e)))?;
+            .map_err(|e| {
+                invalid(
+                    "cloud_connection_failed",
+                    connection_failure(provider.as_str(), &e),
+                )
+            })?;
         let account = account.unwrap_or_else(|| provider.label().to_owned());
         let creds = Credentials {
             password: None,

@@ -299,3 +299,17 @@ impl CloudDrive for GDrive {
             .map(str::to_owned))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_strings_are_escaped_and_keys_are_stable() {
+        assert_eq!(quoted(r"O'Brien \ Co"), r"'O\'Brien \\ Co'");
+        let key = key_of("DocuVault/Unfiled/a (12345678).pdf");
+        assert_eq!(key.len(), 32);
+        assert_eq!(key, key_of("DocuVault/Unfiled/a (12345678).pdf"));
+        assert_ne!(key, key_of("DocuVault/Unfiled/b (12345678).pdf"));
+    }
+}

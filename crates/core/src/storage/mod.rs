@@ -17,7 +17,7 @@ use bytes::Bytes;
 use futures::stream::BoxStream;
 use url::Url;
 
-pub use registry::{Credentials, Location, Storage};
+pub use registry::{Credentials, Location, Storage, refused_message};
 pub use s3::S3Store;
 pub use tokens::Fresh;
 

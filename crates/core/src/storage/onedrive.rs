@@ -292,3 +292,38 @@ impl CloudDrive for OneDrive {
             .map(str::to_owned))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug)]
+    struct NoTokens;
+
+    #[async_trait::async_trait]
+    impl oauth::AccessToken for NoTokens {
+        async fn current(&self) -> Result<String, DriveError> {
+            Err(DriveError::Credentials)
+        }
+        async fn renew(&self, _: &str) -> Result<String, DriveError> {
+            Err(DriveError::Credentials)
+        }
+    }
+
+    #[test]
+    fn paths_are_addressed_in_the_app_folder_with_each_segment_encoded() -> anyhow::Result<()> {
+        let drive = OneDrive::new(
+            Api {
+                http: reqwest::Client::new(),
+                tokens: std::sync::Arc::new(NoTokens),
+            },
+            Url::parse("https://graph.example/v1.0")?,
+        );
+        let url = drive.item("DocuVault/Tax 2026/a#b (1234abcd).pdf", ":/content")?;
+        assert_eq!(
+            url.as_str(),
+            "https://graph.example/v1.0/me/drive/special/approot:/Tax%202026/a%23b%20%281234abcd%29.pdf:/content"
+        );
+        Ok(())
+    }
+}

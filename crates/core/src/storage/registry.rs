@@ -373,7 +373,7 @@ impl Storage {
 }
 
 /// Why a connection is in `error` after its credentials were refused, in words for its owner.
-pub(super) fn refused_message(provider: &str) -> String {
+pub fn refused_message(provider: &str) -> String {
     match Provider::parse(provider) {
         Some(p) => format!(
             "{} no longer accepts DocuVault's sign-in (it was revoked or has expired); sign in again on the Storage page",
