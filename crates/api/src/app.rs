@@ -187,11 +187,15 @@ fn operations(
     .flatten()
 }
 
-/// Marks every operation but the sign-in ones and `/health` as needing the bearer token.
+/// Marks every operation but the sign-in ones, `/health` and the cloud sign-in's callback (the
+/// provider's redirect: bound to the browser by its state cookie) as needing the bearer token.
 fn require_bearer(openapi: &mut utoipa::openapi::OpenApi) {
     use utoipa::openapi::security::SecurityRequirement;
     for (path, item) in &mut openapi.paths.paths {
-        if path.starts_with("/api/auth/") && path != "/api/auth/logout-all" || path == "/health" {
+        if path.starts_with("/api/auth/") && path != "/api/auth/logout-all"
+            || path == "/health"
+            || path == "/api/cloud-connections/oauth/callback"
+        {
             continue;
         }
         for op in operations(item) {

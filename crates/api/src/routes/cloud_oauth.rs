@@ -139,6 +139,7 @@ pub struct CallbackParams {
     responses(
         (status = 303, description = "connected, and sent to the Storage page; or, for a browser, sent there with the error's code"),
         (status = 400, description = "expired, used or foreign state; no code; the provider refused", body = ErrorBody),
+        (status = 403, description = "the account was deactivated meanwhile", body = ErrorBody),
         (status = 409, description = "signed in as another account than the connection's", body = ErrorBody),
         (status = 422, description = "the drive did not answer with the new tokens", body = ErrorBody),
         (status = 503, description = "the provider cannot be reached", body = ErrorBody),

@@ -632,6 +632,83 @@ async fn a_server_that_is_down_stores_nothing_and_says_so() {
 }
 
 #[tokio::test]
+async fn a_server_stopped_mid_upload_keeps_no_document_and_its_cut_off_file_is_cleaned_up() {
+    let app = app_allowing_private().await;
+    let mut dav = DavServer::start();
+    let c = connect(&app, &dav, "webdav").await;
+    let cloud = c["id"].as_str().unwrap().to_owned();
+    app.send_json(Method::PUT, "/api/me/storage", json!({"default": cloud}))
+        .await;
+    let docs_before = app.count("documents").await;
+
+    // A body that arrives slowly (64 KiB every 20 ms, 12 MiB): the server stops while it streams.
+    let sent = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = std::sync::Arc::clone(&sent);
+    let chunks = futures::stream::unfold(0usize, move |i| {
+        let counter = std::sync::Arc::clone(&counter);
+        async move {
+            if i == 192 {
+                return None;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            Some((
+                Ok::<_, std::io::Error>(crate::helpers::text_file(i, 64 * 1024)),
+                i + 1,
+            ))
+        }
+    });
+    let part = reqwest::multipart::Part::stream(reqwest::Body::wrap_stream(chunks))
+        .file_name("slow.txt")
+        .mime_str("text/plain")
+        .unwrap();
+    let upload = app
+        .client
+        .post(app.url("/api/documents/upload"))
+        .multipart(reqwest::multipart::Form::new().part("file", part))
+        .send();
+    let stop = async {
+        while sent.load(std::sync::atomic::Ordering::SeqCst) < 40 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        dav.stop();
+    };
+    let (resp, ()) = tokio::join!(upload, stop);
+    // The API answers 503 while the client is still sending, or closes the connection on it.
+    if let Ok(resp) = resp {
+        assert_eq!(resp.status(), 503, "{:?}", resp.text().await);
+    }
+    assert!(
+        sent.load(std::sync::atomic::Ordering::SeqCst) < 192,
+        "stopped mid-upload"
+    );
+    assert_eq!(app.count("documents").await, docs_before, "no document");
+    assert_eq!(quota_used(&app).await, 0, "nothing charged");
+    let pending: Vec<String> =
+        sqlx::query_scalar("SELECT object_key FROM object_cleanup WHERE object_key LIKE $1")
+            .bind(format!("cloud:{cloud}:%slow%"))
+            .fetch_all(&app.db)
+            .await
+            .unwrap();
+    assert_eq!(pending.len(), 1, "the cut-off file is on the clean-up list");
+
+    // Back up: whatever the server kept of it is deleted by the clean-up when it comes due.
+    dav.run(&[]);
+    sqlx::query("UPDATE object_cleanup SET due_at = now() WHERE object_key = $1")
+        .bind(&pending[0])
+        .execute(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(app.worker().clean_up_objects().await.unwrap(), 1);
+    assert!(
+        dav.files().iter().all(|(name, _)| !name.contains("slow")),
+        "{:?}",
+        dav.files().iter().map(|f| &f.0).collect::<Vec<_>>()
+    );
+    assert_eq!(app.count("object_cleanup").await, 0);
+}
+
+#[tokio::test]
 async fn secrets_rotate_seals_the_credentials_again_under_the_new_key() {
     use docuvault_core::Secret;
     use docuvault_core::crypto::{Purpose, Sealer};

@@ -147,6 +147,16 @@ impl Vault {
             .and_then(|p| serde_json::from_str(&p).ok())
             .ok_or_else(state_invalid)?;
         let provider = Provider::parse(&pending.provider).ok_or_else(state_invalid)?;
+        // Deactivated (or deleted) while at the provider: nothing is connected for them.
+        let active = crate::db::users::get(&self.db, pending.owner)
+            .await?
+            .is_some_and(|u| u.is_active);
+        if !active {
+            return Err(Error::forbidden(
+                "account_inactive",
+                "this account is deactivated",
+            ));
+        }
         if let Some(e) = provider_error {
             let e: String = e.chars().filter(char::is_ascii_graphic).take(64).collect();
             return Err(Error::bad_request(
