@@ -2965,8 +2965,8 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description no valid access token: missing, malformed, expired or revoked */
-            401: {
+            /** @description the account was deactivated meanwhile */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -15,7 +15,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
-use super::sso::{error_code, see_other};
+use super::sso::{failure, see_other};
 use crate::app::AppState;
 use crate::auth::{AuthUser, Meta, cookie};
 use crate::error::{ApiError, ErrorBody};
@@ -163,19 +163,7 @@ async fn callback(
         .await;
     let mut resp = match done {
         Ok(row) => see_other(&format!("/storage?connected={}", row.id)),
-        Err(e) => {
-            let browser = headers
-                .get(header::ACCEPT)
-                .and_then(|v| v.to_str().ok())
-                .is_some_and(|a| a.contains("text/html"));
-            let error = ApiError(e).into_response();
-            if browser {
-                let code = error_code(error).await;
-                see_other(&format!("/storage?cloud_error={code}"))
-            } else {
-                error
-            }
-        }
+        Err(e) => failure(&headers, e, "/storage?cloud_error=").await,
     };
     // The state is used up either way.
     if let Some(c) = state_cookie(&state, "", 0) {

@@ -170,19 +170,7 @@ async fn sso_callback(
             );
             resp
         }
-        Err(e) => {
-            let browser = headers
-                .get(header::ACCEPT)
-                .and_then(|v| v.to_str().ok())
-                .is_some_and(|a| a.contains("text/html"));
-            let error = ApiError(e).into_response();
-            if browser {
-                let code = error_code(error).await;
-                see_other(&format!("/sign-in?sso_error={code}"))
-            } else {
-                error
-            }
-        }
+        Err(e) => failure(&headers, e, "/sign-in?sso_error=").await,
     };
     // The state is used up either way.
     if let Some(c) = state_cookie(&state, "", 0) {
@@ -191,8 +179,28 @@ async fn sso_callback(
     resp
 }
 
+/// A provider's way back that failed: a browser (`Accept: text/html`) is sent to the app page
+/// `page` with the error's code appended; an API client gets the JSON error.
+pub(crate) async fn failure(
+    headers: &HeaderMap,
+    e: docuvault_core::Error,
+    page: &str,
+) -> Response {
+    let browser = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| a.contains("text/html"));
+    let error = ApiError(e).into_response();
+    if browser {
+        let code = error_code(error).await;
+        see_other(&format!("{page}{code}"))
+    } else {
+        error
+    }
+}
+
 /// The `code` of an error answer (snake_case, safe in a URL).
-pub(crate) async fn error_code(resp: Response) -> String {
+async fn error_code(resp: Response) -> String {
     let body = axum::body::to_bytes(resp.into_body(), 64 * 1024)
         .await
         .unwrap_or_default();
