@@ -181,11 +181,7 @@ async fn sso_callback(
 
 /// A provider's way back that failed: a browser (`Accept: text/html`) is sent to the app page
 /// `page` with the error's code appended; an API client gets the JSON error.
-pub(crate) async fn failure(
-    headers: &HeaderMap,
-    e: docuvault_core::Error,
-    page: &str,
-) -> Response {
+pub(crate) async fn failure(headers: &HeaderMap, e: docuvault_core::Error, page: &str) -> Response {
     let browser = headers
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
