@@ -15,7 +15,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
-use super::sso::{failure, see_other};
+use super::sso::{failure, round_trip_cookie, see_other};
 use crate::app::AppState;
 use crate::auth::{AuthUser, Meta, cookie};
 use crate::error::{ApiError, ErrorBody};
@@ -79,15 +79,7 @@ pub struct OAuthStartedDto {
 }
 
 fn state_cookie(state: &AppState, value: &str, max_age: u64) -> Option<HeaderValue> {
-    let secure = if state.vault.auth.cookie_secure {
-        "; Secure"
-    } else {
-        ""
-    };
-    HeaderValue::from_str(&format!(
-        "{STATE_COOKIE}={value}; HttpOnly{secure}; SameSite=Lax; Path={COOKIE_PATH}; Max-Age={max_age}"
-    ))
-    .ok()
+    round_trip_cookie(state, STATE_COOKIE, COOKIE_PATH, value, max_age)
 }
 
 /// Start connecting OneDrive or Google Drive: the URL to send the browser to (sets the

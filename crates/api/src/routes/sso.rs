@@ -76,13 +76,25 @@ pub struct StartParams {
 }
 
 fn state_cookie(state: &AppState, value: &str, max_age: u64) -> Option<HeaderValue> {
+    round_trip_cookie(state, STATE_COOKIE, "/api/auth/oidc", value, max_age)
+}
+
+/// The cookie that binds a provider round trip's `state` to this browser: `HttpOnly`,
+/// `SameSite=Lax` (it comes back with the provider's top-level redirect), limited to `path`.
+pub(crate) fn round_trip_cookie(
+    state: &AppState,
+    name: &str,
+    path: &str,
+    value: &str,
+    max_age: u64,
+) -> Option<HeaderValue> {
     let secure = if state.vault.auth.cookie_secure {
         "; Secure"
     } else {
         ""
     };
     HeaderValue::from_str(&format!(
-        "{STATE_COOKIE}={value}; HttpOnly{secure}; SameSite=Lax; Path=/api/auth/oidc; Max-Age={max_age}"
+        "{name}={value}; HttpOnly{secure}; SameSite=Lax; Path={path}; Max-Age={max_age}"
     ))
     .ok()
 }

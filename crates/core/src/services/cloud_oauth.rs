@@ -89,12 +89,14 @@ impl Vault {
         })?;
         let display_name = display_name.map(display_name_of).transpose()?;
         match reconnect {
+            // Signing in again: only to one's own connection of that provider.
             Some(id) => {
-                let row = q::get(&self.db, owner, id)
+                let theirs = q::get(&self.db, owner, id)
                     .await?
-                    .filter(|r| r.provider == provider.as_str())
-                    .ok_or(Error::NotFound("cloud connection"))?;
-                drop(row);
+                    .is_some_and(|r| r.provider == provider.as_str());
+                if !theirs {
+                    return Err(Error::NotFound("cloud connection"));
+                }
             }
             None => self.room_for_connection(owner).await?,
         }

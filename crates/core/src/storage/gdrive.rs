@@ -20,7 +20,6 @@ use super::{ByteStream, CloudDrive, DriveError};
 const CHUNK: usize = 32 * 256 * 1024;
 const FOLDER: &str = "application/vnd.google-apps.folder";
 const PROPERTY: &str = "docuvault";
-const MAX_JSON: usize = 256 * 1024;
 
 #[derive(Debug)]
 pub struct GDrive {
@@ -59,18 +58,6 @@ impl GDrive {
         oauth::join(&self.base, &format!("drive/v3/files{rest}"))
     }
 
-    async fn json<T: serde::de::DeserializeOwned>(
-        resp: reqwest::Response,
-        what: &str,
-    ) -> Result<T, DriveError> {
-        if !resp.status().is_success() {
-            return Err(oauth::failure(resp, what).await);
-        }
-        let body = super::read_limited(resp, MAX_JSON).await?;
-        serde_json::from_slice(&body)
-            .map_err(|e| DriveError::Unreachable(format!("Drive's answer is unreadable: {e}")))
-    }
-
     async fn list(&self, query: &str) -> Result<Vec<String>, DriveError> {
         let mut url = self.files("")?;
         url.query_pairs_mut()
@@ -79,7 +66,7 @@ impl GDrive {
             .append_pair("spaces", "drive")
             .append_pair("pageSize", "100");
         let resp = self.api.send(Auth::Bearer, |h| h.get(url.clone())).await?;
-        let list: FileList = Self::json(resp, "cannot list files").await?;
+        let list: FileList = oauth::json(resp, "cannot list files").await?;
         Ok(list.files.into_iter().map(|f| f.id).collect())
     }
 
@@ -111,7 +98,7 @@ impl GDrive {
             .api
             .send(Auth::Bearer, |h| h.post(url.clone()).json(&meta))
             .await?;
-        let made: FileId = Self::json(resp, "cannot make the folder").await?;
+        let made: FileId = oauth::json(resp, "cannot make the folder").await?;
         Ok(made.id)
     }
 
@@ -291,7 +278,7 @@ impl CloudDrive for GDrive {
         let mut url = oauth::join(&self.base, "drive/v3/about")?;
         url.query_pairs_mut().append_pair("fields", "user");
         let resp = self.api.send(Auth::Bearer, |h| h.get(url.clone())).await?;
-        let about: serde_json::Value = Self::json(resp, "cannot open the drive").await?;
+        let about: serde_json::Value = oauth::json(resp, "cannot open the drive").await?;
         let user = &about["user"];
         Ok(user["emailAddress"]
             .as_str()

@@ -399,6 +399,20 @@ pub async fn failure(resp: reqwest::Response, what: &str) -> DriveError {
     }
 }
 
+/// A small JSON answer (metadata, an upload session), its status checked; `what` says what
+/// was asked, for the error.
+pub async fn json<T: serde::de::DeserializeOwned>(
+    resp: reqwest::Response,
+    what: &str,
+) -> Result<T, DriveError> {
+    if !resp.status().is_success() {
+        return Err(failure(resp, what).await);
+    }
+    let body = super::read_limited(resp, 256 * 1024).await?;
+    serde_json::from_slice(&body)
+        .map_err(|e| DriveError::Unreachable(format!("the provider's answer is unreadable: {e}")))
+}
+
 /// A successful answer's body as a stream of chunks.
 pub fn body_stream(resp: reqwest::Response) -> super::ByteStream<'static> {
     use futures::{StreamExt, TryStreamExt};

@@ -21,7 +21,6 @@ use super::{ByteStream, CloudDrive, DriveError};
 
 /// One upload request's bytes: 16 × 320 KiB.
 const CHUNK: usize = 16 * 320 * 1024;
-const MAX_JSON: usize = 256 * 1024;
 
 #[derive(Debug)]
 pub struct OneDrive {
@@ -55,14 +54,6 @@ impl OneDrive {
             &self.base,
             &format!("me/drive/special/approot:/{}{suffix}", encoded.join("/")),
         )
-    }
-
-    async fn json<T: serde::de::DeserializeOwned>(
-        resp: reqwest::Response,
-    ) -> Result<T, DriveError> {
-        let body = super::read_limited(resp, MAX_JSON).await?;
-        serde_json::from_slice(&body)
-            .map_err(|e| DriveError::Unreachable(format!("Graph's answer is unreadable: {e}")))
     }
 
     async fn get(
@@ -127,10 +118,7 @@ impl OneDrive {
                 }))
             })
             .await?;
-        if !resp.status().is_success() {
-            return Err(oauth::failure(resp, "cannot start the upload").await);
-        }
-        let session: Session = Self::json(resp).await?;
+        let session: Session = oauth::json(resp, "cannot start the upload").await?;
         let sent = self.send_chunks(&session.upload_url, body, size).await;
         if sent.is_err() {
             // Drops what the session holds; it would expire by itself anyway.
@@ -281,10 +269,7 @@ impl CloudDrive for OneDrive {
             .api
             .send(Auth::Bearer, |h| h.get(drive.clone()))
             .await?;
-        if !resp.status().is_success() {
-            return Err(oauth::failure(resp, "cannot open the drive").await);
-        }
-        let drive: serde_json::Value = Self::json(resp).await?;
+        let drive: serde_json::Value = oauth::json(resp, "cannot open the drive").await?;
         let owner = &drive["owner"]["user"];
         Ok(owner["email"]
             .as_str()
